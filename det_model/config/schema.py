@@ -53,8 +53,6 @@ class GlobalConfig:
     export_with_pir: bool = True
     # (ours) Also write `<dir>/<Name>/inference.onnx` at export when paddle2onnx is installed.
     export_onnx: bool = True
-    # (ours) CPU threads for the dataloader-free parts and paddle; 0 = library default.
-    cpu_threads: int = 0
 
 
 # --------------------------------------------------------------------------------------- Architecture
@@ -131,6 +129,10 @@ class DistillationModelConfig:
     name: Literal["DistillationModel"] = "DistillationModel"
     model_type: Literal["det"] = "det"
     algorithm: Literal["Distillation"] = "Distillation"
+    # (ours) Keep `freeze_params` sub-models (the CML teacher) in eval mode while training, so their BatchNorm
+    # uses and keeps its running statistics. PaddleOCR leaves them in train mode: batch statistics are used
+    # and the saved teacher statistics drift. false reproduces that. See docs/deviations.md.
+    frozen_in_eval_mode: bool = True
 
 
 ArchitectureConfig = Union[DetModelConfig, DistillationModelConfig]

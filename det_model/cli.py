@@ -1,0 +1,170 @@
+"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params and data.
+
+Config commands take PaddleOCR's flags: `-c config.yml -o Section.key=value ...`. Unlike PaddleOCR, several
+`-o` flags accumulate (PaddleOCR keeps only the last one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+logger = logging.getLogger("det_model")
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", required=True, help="config YAML (a path or a bundled recipe name)")
+    parser.add_argument(
+        "-o", "--opt", action="extend", nargs="+", default=[], metavar="Section.key=value",
+        help="override config values (YAML-typed), e.g. -o Global.epoch_num=10 Train.loader.num_workers=2",
+    )
+
+
+def _load(args: argparse.Namespace):
+    from det_model.config import config_path, load_config
+
+    return load_config(config_path(args.config), args.opt)
+
+
+# ----------------------------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
+        return _relaunch_distributed(args)
+    from det_model.training import train
+
+    result = train(_load(args))
+    print(f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
+          f"best: {result.best_metrics or 'no evaluation ran'}")
+    return 0
+
+
+def _relaunch_distributed(args: argparse.Namespace) -> int:
+    """Run this same command under `paddle.distributed.launch` with `--nproc` processes (data parallel)."""
+    script = Path(__file__).with_name("__main__.py")
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(args.nproc),
+           "--log_dir", args.launch_log_dir, str(script), "train", "-c", args.config]
+    if args.opt:
+        cmd += ["-o", *args.opt]
+    logger.info("launching: %s", " ".join(cmd))
+    return subprocess.call(cmd)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from det_model.evaluation import evaluate_command
+
+    cfg = _load(args)
+    out_dir = Path(args.out) if args.out else Path(cfg.Global.save_model_dir)
+    metrics = evaluate_command(cfg, out_dir)
+    print(", ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from det_model.export import export_model
+
+    for name, folder in export_model(_load(args)).items():
+        print(f"{name}: {folder}")
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from det_model.inference import infer_command
+
+    return infer_command(
+        args.model_dir, args.image, args.out, limit_side_len=args.limit_side_len, limit_type=args.limit_type,
+        cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn, use_gpu=args.use_gpu,
+    )
+
+
+def cmd_import_onnx(args: argparse.Namespace) -> int:
+    from det_model.modeling.onnx_import import import_onnx
+
+    report = import_onnx(args.onnx, args.out)
+    print(report.summary() if hasattr(report, "summary") else report)
+    return 0
+
+
+def cmd_extract_params(args: argparse.Namespace) -> int:
+    from det_model.training import extract_params
+
+    print(extract_params(args.src, args.dst, args.prefix))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="det-model", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train per a config (best_accuracy / latest checkpoints)")
+    _add_config_args(train)
+    train.add_argument("--nproc", type=int, default=1,
+                       help="data-parallel processes (re-runs under paddle.distributed.launch)")
+    train.add_argument("--launch-log-dir", default="./log", help="per-process logs of paddle.distributed.launch")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="evaluate Global.checkpoints on the Eval set; writes metrics.json")
+    _add_config_args(evaluate)
+    evaluate.add_argument("--out", help="folder for metrics.json (default Global.save_model_dir)")
+    evaluate.set_defaults(func=cmd_eval)
+
+    export = sub.add_parser("export", help="export inference models to Global.save_inference_dir")
+    _add_config_args(export)
+    export.set_defaults(func=cmd_export)
+
+    infer = sub.add_parser("infer", help="detect text with an exported model (paddle.inference)")
+    infer.add_argument("--model-dir", required=True, help="an inference folder, e.g. inference/Student")
+    infer.add_argument("--image", required=True, help="an image or a folder of images")
+    infer.add_argument("--out", default="./infer_output", help="results.jsonl and drawn images go here")
+    infer.add_argument("--limit-side-len", type=int, default=960)
+    infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max")
+    infer.add_argument("--cpu-threads", type=int, default=2)
+    infer.add_argument("--enable-mkldnn", action="store_true")
+    infer.add_argument("--use-gpu", action="store_true")
+    infer.set_defaults(func=cmd_infer)
+
+    imp = sub.add_parser("import-onnx", help="released ch_PP-OCRv3_det_infer.onnx -> student .pdparams")
+    imp.add_argument("onnx")
+    imp.add_argument("out")
+    imp.set_defaults(func=cmd_import_onnx)
+
+    extract = sub.add_parser("extract-params", help="one sub-model's weights from a distillation checkpoint")
+    extract.add_argument("--prefix", default="Student", help="Student, Student2 or Teacher")
+    extract.add_argument("src")
+    extract.add_argument("dst")
+    extract.set_defaults(func=cmd_extract_params)
+
+    try:
+        from det_model.data.commands import add_data_parser
+    except ImportError:  # pragma: no cover - the data package is always installed with det_model
+        add_data_parser = None
+    if add_data_parser is not None:
+        add_data_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="[%(asctime)s] %(name)s %(levelname)s: %(message)s",
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        # User errors (config, files, data) print one clear line instead of a traceback; -v shows it.
+        if args.verbose:
+            raise
+        print(f"det-model {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,93 @@
+"""PaddleOCR's checkpoint layout: `<dir>/<prefix>.{pdparams,pdopt,states}`, written atomically.
+
+`.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it.
+Unlike PaddleOCR, resuming restores `global_step` too, so the eval schedule does not shift after a resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paddle
+
+from det_model.modeling.weights import apply_params, load_params_file, load_weights
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".pdparams", ".pdopt", ".states")
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    global_step: int = 0
+    best_model_dict: dict[str, Any] = field(default_factory=dict)
+
+
+def _atomic_write(path: Path, write) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    return tmp
+
+
+def save_checkpoint(
+    directory: str | Path, prefix: str, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer, state: TrainState
+) -> Path:
+    """Write the three files to temporaries first, then rename them into place (a crash leaves the old set)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    base = directory / prefix
+    states = {"best_model_dict": dict(state.best_model_dict), "epoch": state.epoch, "global_step": state.global_step}
+    temporaries = [
+        (_atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))), ".pdparams"),
+        (_atomic_write(base.with_suffix(".pdopt"), lambda p: paddle.save(optimizer.state_dict(), str(p))), ".pdopt"),
+        (_atomic_write(base.with_suffix(".states"), lambda p: p.write_bytes(pickle.dumps(states, protocol=2))), ".states"),
+    ]
+    for tmp, suffix in temporaries:
+        os.replace(tmp, Path(f"{base}{suffix}"))
+    return base
+
+
+def checkpoint_prefix(path: str | Path) -> Path:
+    """`dir/latest`, `dir/latest.pdparams` or a checkpoint folder (then `latest` inside) -> `dir/latest`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "latest"
+    if path.suffix in SUFFIXES:
+        path = path.with_suffix("")
+    return path
+
+
+def load_checkpoint(path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None) -> TrainState:
+    """Resume (`Global.checkpoints`): weights, optimizer + lr schedule, epoch, global step and best metrics."""
+    base = checkpoint_prefix(path)
+    missing = [f"{base}{s}" for s in SUFFIXES if not Path(f"{base}{s}").exists()]
+    if missing:
+        raise FileNotFoundError(f"Global.checkpoints={path}: incomplete checkpoint, missing {', '.join(missing)}")
+    report = apply_params(model, load_params_file(f"{base}.pdparams"), source=f"{base}.pdparams")
+    if report.missing or report.shape_mismatched:
+        raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
+    if optimizer is not None:
+        optimizer.set_state_dict(paddle.load(f"{base}.pdopt"))
+    with open(f"{base}.states", "rb") as handle:
+        states = pickle.load(handle)
+    state = TrainState(
+        epoch=int(states.get("epoch", 0)),
+        global_step=int(states.get("global_step", 0)),
+        best_model_dict=dict(states.get("best_model_dict", {})),
+    )
+    logger.info("resumed from %s: epoch %d, global step %d", base, state.epoch, state.global_step)
+    return state
+
+
+def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> None:
+    """`Global.pretrained_model`: weights only, prefix-aware; missing/unexpected keys are reported."""
+    report = load_weights(model, path)
+    logger.info("Global.pretrained_model=%s: %s", path, report.summary())

@@ -1,0 +1,281 @@
+"""`det-model train`: the PaddleOCR training loop (tools/train.py + program.train), in small pieces.
+
+Per iteration: forward, named loss terms, finite check, backward, optimizer step, lr step, global_step += 1.
+Evaluation follows `Global.eval_batch_step`; `best_accuracy` is saved when hmean >= best; `latest` at the end
+of every epoch; `iter_epoch_{E}` every `save_epoch_step` epochs. Only rank 0 writes files and logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from det_model.config import DetConfig, dump_config, schema
+from det_model.losses import build_loss
+from det_model.modeling.build import build_model
+from det_model.training.amp import AmpContext
+from det_model.training.checkpoint import TrainState, load_checkpoint, load_pretrained, save_checkpoint
+from det_model.training.distributed import DistributedEnv, setup_device
+from det_model.training.history import MetricsHistory, SmoothedLosses
+from det_model.training.schedule import build_lr_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss term became NaN or infinite; nothing is saved from that step on."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    save_model_dir: Path
+    best_metrics: dict[str, float]
+    epochs: int
+    global_step: int
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    paddle.seed(seed)
+
+
+def eval_due(global_step: int, start: int, interval: int) -> bool:
+    """PaddleOCR: evaluate when global_step > start and (global_step - start) % interval == 0."""
+    return interval > 0 and global_step > start and (global_step - start) % interval == 0
+
+
+def check_finite(losses: dict[str, paddle.Tensor], epoch: int, global_step: int, save_dir: Path) -> None:
+    bad = {k: float(v.mean()) for k, v in losses.items() if not math.isfinite(float(v.mean()))}
+    if bad:
+        terms = ", ".join(f"{k}={v}" for k, v in bad.items())
+        raise TrainingDivergedError(
+            f"loss is not finite at epoch {epoch}, global step {global_step + 1} ({terms}); training stopped. "
+            f"The last good checkpoint is {save_dir / 'latest'} (if an epoch finished before). "
+            "Lower Optimizer.lr.learning_rate, check the labels, or disable Global.use_amp."
+        )
+
+
+def _import_data():
+    from det_model.data.dataset import build_dataloader
+
+    return build_dataloader
+
+
+def _import_eval():
+    from det_model.evaluation import build_metric, run_evaluation
+    from det_model.postprocess import build_postprocess
+
+    return run_evaluation, build_postprocess, build_metric
+
+
+class Trainer:
+    """Holds what one training run needs; `fit()` runs it. Build with `Trainer.from_config`."""
+
+    def __init__(self, cfg: DetConfig, env: DistributedEnv):
+        if cfg.Train is None:
+            raise ValueError(f"{cfg.source}: a Train section is required for training")
+        self.cfg = cfg
+        self.env = env
+        self.save_dir = Path(cfg.Global.save_model_dir)
+        build_dataloader = _import_data()
+        self.train_loader = build_dataloader(
+            cfg.Train, mode="train", seed=cfg.Global.seed, world_size=env.world_size, rank=env.rank
+        )
+        self.steps_per_epoch = len(self.train_loader)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{cfg.source}: the Train loader yields no batch (fewer images than one batch with drop_last?)")
+        self.eval_loader = None
+        if cfg.Eval is not None and env.is_main:
+            self.eval_loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
+        self.model = build_model(cfg.Architecture, frozen_in_eval_mode=_frozen_in_eval_mode(cfg))
+        self.loss_fn = build_loss(cfg.Loss)
+        self.scheduler = build_lr_scheduler(cfg.Optimizer.lr, self.steps_per_epoch, cfg.Global.epoch_num)
+        self.optimizer = _build_optimizer(cfg.Optimizer, self.scheduler, _trainable(self.model))
+        self.amp = AmpContext.from_config(cfg.Global)
+        self.model, self.optimizer = self.amp.decorate(self.model, self.optimizer)
+        self.state = TrainState()
+        self._load_weights()
+        self.train_model = paddle.DataParallel(self.model) if env.world_size > 1 else self.model
+        self.history = MetricsHistory(self.save_dir / "metrics.jsonl" if env.is_main else None)
+        self.smoothed = SmoothedLosses(cfg.Global.log_smooth_window)
+        self._eval_start, self._eval_interval = self._eval_schedule()
+
+    # ------------------------------------------------------------------------------------------ setup
+    def _load_weights(self) -> None:
+        g = self.cfg.Global
+        if g.checkpoints:
+            self.state = load_checkpoint(g.checkpoints, self.model, self.optimizer)
+        elif g.pretrained_model:
+            load_pretrained(g.pretrained_model, self.model)
+
+    def _eval_schedule(self) -> tuple[int, int]:
+        g = self.cfg.Global
+        if g.eval_batch_epoch:
+            start, interval = 0, self.steps_per_epoch * g.eval_batch_epoch
+        else:
+            start, interval = g.eval_batch_step
+        total = self.steps_per_epoch * g.epoch_num
+        if self.env.is_main and self.cfg.Eval is None:
+            logger.warning("no Eval section: no evaluation, no best_accuracy checkpoint")
+        elif self.env.is_main and (interval <= 0 or start + interval > total):
+            logger.warning(
+                "Global.eval_batch_step=[%d, %d] never triggers within the %d training steps (%d per epoch): "
+                "no best_accuracy will be written; lower it, e.g. -o Global.eval_batch_step=[0,%d]",
+                start, interval, total, self.steps_per_epoch, max(1, self.steps_per_epoch),
+            )
+        return start, interval
+
+    # ------------------------------------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        g = self.cfg.Global
+        log_handler = None
+        if self.env.is_main:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            dump_config(self.cfg, self.save_dir / "config.yml")
+            log_handler = _attach_log_file(self.save_dir / "train.log")
+        total = self.steps_per_epoch * g.epoch_num
+        bar = tqdm(total=total, initial=self.state.global_step, disable=not self.env.is_main, unit="step",
+                   dynamic_ncols=True, desc="train")
+        try:
+            for epoch in range(self.state.epoch + 1, g.epoch_num + 1):
+                self.train_one_epoch(epoch, bar)
+                self.state.epoch = epoch
+                if self.env.is_main:
+                    save_checkpoint(self.save_dir, "latest", self.model, self.optimizer, self.state)
+                    if g.save_epoch_step > 0 and epoch % g.save_epoch_step == 0:
+                        save_checkpoint(self.save_dir, f"iter_epoch_{epoch}", self.model, self.optimizer, self.state)
+        finally:
+            bar.close()
+            self.history.close()
+            if log_handler is not None:
+                logging.getLogger().removeHandler(log_handler)
+                log_handler.close()
+        best = {k: float(v) for k, v in self.state.best_model_dict.items() if isinstance(v, (int, float))}
+        if self.env.is_main:
+            logger.info("training done: %d epochs, %d steps, best %s", self.state.epoch, self.state.global_step, best)
+        return TrainResult(self.save_dir, best, self.state.epoch, self.state.global_step)
+
+    def train_one_epoch(self, epoch: int, bar: tqdm) -> None:
+        _set_epoch(self.train_loader, epoch)
+        self.train_model.train()
+        g = self.cfg.Global
+        tick = time.perf_counter()
+        for batch_index, batch in enumerate(self.train_loader):
+            if batch is None:  # every sample of the batch was skipped (counted by the dataset)
+                continue
+            lr = self.optimizer.get_lr()
+            losses = self.train_step(batch)
+            check_finite(losses, epoch, self.state.global_step, self.save_dir)
+            self.state.global_step += 1
+            batch_size = int(batch["image"].shape[0])
+            elapsed, tick = time.perf_counter() - tick, time.perf_counter()
+            self.smoothed.update({k: float(v.mean()) for k, v in losses.items()})
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.smoothed.median('loss'):.4f}", lr=f"{lr:.2e}", ips=f"{batch_size / elapsed:.1f}")
+            last_in_epoch = batch_index == self.steps_per_epoch - 1
+            if self.env.is_main and (self.state.global_step % g.print_batch_step == 0 or last_in_epoch):
+                self._log_train(epoch, lr, batch_size / elapsed)
+            if self.eval_loader is not None and eval_due(self.state.global_step, self._eval_start, self._eval_interval):
+                self.evaluate_and_keep_best(epoch)
+                self.train_model.train()
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, paddle.Tensor]:
+        with self.amp.autocast():
+            predictions = self.train_model(batch["image"])
+        losses = self.loss_fn(self.amp.to_float32(predictions), batch)
+        loss = losses["loss"]
+        # PaddleOCR's DML vector reduction makes `loss` [B]; backward of a vector uses ones, i.e. its sum.
+        objective = loss.sum() if loss.ndim > 0 else loss
+        self.amp.backward_and_step(objective, self.optimizer)
+        self.optimizer.clear_grad()
+        self.scheduler.step()
+        return losses
+
+    # ------------------------------------------------------------------------------------- evaluation
+    def evaluate_and_keep_best(self, epoch: int) -> dict[str, float]:
+        run_evaluation, build_postprocess, build_metric = _import_eval()
+        with self.amp.autocast():
+            metrics = run_evaluation(
+                self.model, self.eval_loader, build_postprocess(self.cfg.PostProcess), build_metric(self.cfg.Metric),
+                progress=False,
+            )
+        main = self.cfg.Metric.main_indicator
+        current = float(metrics.get(main, 0.0))
+        best = float(self.state.best_model_dict.get(main, 0.0))
+        improved = current >= best  # PaddleOCR uses >=, so the first evaluation always saves
+        if improved:
+            self.state.best_model_dict = {**metrics, "best_epoch": epoch}
+            save_checkpoint(self.save_dir, "best_accuracy", self.model, self.optimizer, self.state)
+        record = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        self.history.write({"type": "eval", "epoch": epoch, "global_step": self.state.global_step, **record})
+        logger.info(
+            "eval at epoch %d, step %d: %s%s", epoch, self.state.global_step,
+            ", ".join(f"{k}: {v:.4f}" for k, v in record.items()),
+            " (new best_accuracy)" if improved else f" (best {main} {best:.4f})",
+        )
+        return metrics
+
+    def _log_train(self, epoch: int, lr: float, ips: float) -> None:
+        smoothed = self.smoothed.medians()
+        self.history.write({"type": "train", "epoch": epoch, "global_step": self.state.global_step, "lr": lr,
+                            "ips": ips, **smoothed})
+        terms = ", ".join(f"{k}: {v:.5f}" for k, v in smoothed.items())
+        logger.info("epoch: [%d/%d], global_step: %d, lr: %.6f, %s, ips: %.2f samples/s",
+                    epoch, self.cfg.Global.epoch_num, self.state.global_step, lr, terms, ips)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _attach_log_file(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(name)s %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def _frozen_in_eval_mode(cfg: DetConfig) -> bool:
+    arch = cfg.Architecture
+    return arch.frozen_in_eval_mode if isinstance(arch, schema.DistillationModelConfig) else True
+
+
+def _trainable(model: paddle.nn.Layer) -> list[paddle.Tensor]:
+    return [p for p in model.parameters() if p.trainable]
+
+
+def _build_optimizer(cfg: schema.OptimizerConfig, scheduler, parameters: list) -> paddle.optimizer.Optimizer:
+    if cfg.name != "Adam":
+        raise ValueError(f"Optimizer.name {cfg.name!r}; known: Adam")
+    # A float weight_decay is Paddle's coupled L2 (added to the gradient), as PaddleOCR passes its L2 factor.
+    decay = cfg.regularizer.factor if cfg.regularizer is not None else None
+    return paddle.optimizer.Adam(
+        learning_rate=scheduler, beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon,
+        parameters=parameters, weight_decay=decay or None,
+    )
+
+
+def _set_epoch(loader, epoch: int) -> None:
+    for obj in (getattr(loader, "dataset", None), getattr(loader, "batch_sampler", None)):
+        if obj is not None and hasattr(obj, "set_epoch"):
+            obj.set_epoch(epoch)
+
+
+def train(cfg: DetConfig) -> TrainResult:
+    """Train per `cfg` (single process, or one rank of `paddle.distributed.launch`)."""
+    env = setup_device(cfg.Global)
+    set_seed(cfg.Global.seed)
+    trainer = Trainer(cfg, env)
+    return trainer.fit()

@@ -1,0 +1,120 @@
+"""A few steps of each recipe on tiny images: the files PaddleOCR users expect, resume, freeze, divergence."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from det_model.config import config_path, load_config
+from det_model.modeling.weights import load_params_file
+from det_model.training import TrainingDivergedError, extract_params, train
+from training_fixtures import tiny_overrides
+
+CHECKPOINT_FILES = {f"{p}.{s}" for p in ("best_accuracy", "latest") for s in ("pdparams", "pdopt", "states")}
+
+
+def _train(recipe: str, tiny_data, save_dir: Path, *extra: str, epochs: int = 1):
+    data_dir, label = tiny_data
+    overrides = tiny_overrides(data_dir, label, save_dir, recipe=recipe, epochs=epochs) + list(extra)
+    return train(load_config(config_path(f"ch_PP-OCRv3_det_{recipe}.yml"), overrides))
+
+
+def test_student_recipe_writes_paddleocr_layout(tiny_data, tmp_path: Path) -> None:
+    result = _train("student", tiny_data, tmp_path / "out", epochs=2)
+    files = {p.name for p in (tmp_path / "out").iterdir()}
+    assert CHECKPOINT_FILES | {"config.yml", "train.log", "metrics.jsonl"} <= files
+    with open(tmp_path / "out" / "latest.states", "rb") as handle:
+        states = pickle.load(handle)
+    assert set(states) == {"best_model_dict", "epoch", "global_step"}
+    assert states["epoch"] == 2 and states["global_step"] == result.global_step == 4
+    assert "hmean" in result.best_metrics
+    assert load_config(tmp_path / "out" / "config.yml").Global.epoch_num == 2
+
+
+def test_dml_then_extract_then_cml_keeps_the_teacher_fixed(tiny_data, tmp_path: Path) -> None:
+    _train("dml", tiny_data, tmp_path / "dml")
+    teacher_file = extract_params(tmp_path / "dml" / "latest.pdparams", tmp_path / "dml_teacher", "Student")
+    teacher_before = load_params_file(teacher_file)
+    assert any(k.startswith("backbone.conv1_1") for k in teacher_before)
+    _train("cml", tiny_data, tmp_path / "cml", f"Architecture.Models.Teacher.pretrained={tmp_path / 'dml_teacher'}")
+    after = load_params_file(tmp_path / "cml" / "latest.pdparams")
+    assert {k.split(".")[0] for k in after} == {"Student", "Student2", "Teacher"}
+    for key, value in teacher_before.items():  # weights and BatchNorm running statistics
+        np.testing.assert_array_equal(after[f"Teacher.{key}"], value, err_msg=key)
+    student_start = load_params_file(tmp_path / "cml" / "best_accuracy.pdparams")
+    assert any(not np.array_equal(after[k], student_start[k]) for k in after if k.startswith("Student."))
+
+
+def test_resume_restores_step_and_optimizer(tiny_data, tmp_path: Path) -> None:
+    _train("student", tiny_data, tmp_path / "a", epochs=1)
+    result = _train("student", tiny_data, tmp_path / "a", f"Global.checkpoints={tmp_path / 'a' / 'latest'}", epochs=2)
+    assert result.epochs == 2 and result.global_step == 4  # PaddleOCR would restart global_step at 0
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_latest(tiny_data, tmp_path: Path, monkeypatch) -> None:
+    from det_model.training import loop
+
+    _train("student", tiny_data, tmp_path / "nan", epochs=1)
+    good = load_params_file(tmp_path / "nan" / "latest.pdparams")
+    original = loop.Trainer.train_step
+
+    def poisoned(self, batch):
+        losses = original(self, batch)
+        return {**losses, "loss": losses["loss"] * float("nan")}
+
+    monkeypatch.setattr(loop.Trainer, "train_step", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"not finite at epoch 2, global step 3 \(loss=nan"):
+        _train("student", tiny_data, tmp_path / "nan", f"Global.checkpoints={tmp_path / 'nan' / 'latest'}", epochs=2)
+    kept = load_params_file(tmp_path / "nan" / "latest.pdparams")
+    assert all(np.array_equal(kept[k], good[k]) for k in good)
+
+
+def test_extract_params_lists_prefixes_when_absent(tmp_path: Path) -> None:
+    paddle.save({"Student.a": paddle.ones([1]), "Teacher.b": paddle.ones([1])}, str(tmp_path / "d.pdparams"))
+    with pytest.raises(ValueError, match="Student2.*Student.*Teacher|Student.*Teacher"):
+        extract_params(tmp_path / "d.pdparams", tmp_path / "x", "Student2")
+
+
+def _weights(path: Path) -> dict[str, np.ndarray]:
+    return load_params_file(path)
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_path: Path) -> None:
+    """A real SIGKILL mid-training; resuming from `latest` ends with the same weights as a straight run."""
+    data_dir, label = tiny_data
+    common = tiny_overrides(data_dir, label, tmp_path / "x", recipe="student", epochs=4)
+    common = [o for o in common if not o.startswith("Global.save_model_dir")] + ["Global.eval_batch_step=[0, 0]"]
+
+    def command(save_dir: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "det_model", "train", "-c", "ch_PP-OCRv3_det_student.yml", "-o", *common,
+                f"Global.save_model_dir={save_dir}", *extra]
+
+    straight = subprocess.run(command(tmp_path / "straight"), capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    victim = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    states = tmp_path / "killed" / "latest.states"
+    deadline = time.time() + 240
+    while time.time() < deadline and victim.poll() is None:
+        if states.exists() and pickle.loads(states.read_bytes())["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    epoch_at_kill = pickle.loads(states.read_bytes())["epoch"]
+    assert 2 <= epoch_at_kill < 4, "the run must be killed before it finished"
+    resumed = subprocess.run(command(tmp_path / "killed", f"Global.checkpoints={tmp_path / 'killed' / 'latest'}"),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a, b = _weights(tmp_path / "straight" / "latest.pdparams"), _weights(tmp_path / "killed" / "latest.pdparams")
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
