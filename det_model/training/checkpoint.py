@@ -37,6 +37,37 @@ def _atomic_write(path: Path, write) -> Path:
     return tmp
 
 
+def _rename_state(state: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """Rename optimizer-state keys `<param name>_<accumulator>` (and master weights) with `names`.
+
+    Paddle keys optimizer state by auto-generated parameter names (`conv2d_508.w_0`), which depend on how
+    many layers the process built before; structured names (`backbone.conv.conv.weight`) do not.
+    """
+    ordered = sorted(names, key=len, reverse=True)
+
+    def rename(key: str) -> str:
+        if key in names:
+            return names[key]
+        for name in ordered:
+            if key.startswith(name + "_"):
+                return names[name] + key[len(name):]
+        return key
+
+    renamed: dict[str, Any] = {}
+    for key, value in state.items():
+        if key == "master_weights" and isinstance(value, dict):
+            renamed[key] = {rename(k): v for k, v in value.items()}
+        elif key == "LR_Scheduler":
+            renamed[key] = value
+        else:
+            renamed[rename(key)] = value
+    return renamed
+
+
+def _structured_names(model: paddle.nn.Layer) -> dict[str, str]:
+    return {param.name: key for key, param in model.named_parameters()}
+
+
 def save_checkpoint(
     directory: str | Path, prefix: str, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer, state: TrainState
 ) -> Path:
@@ -44,10 +75,11 @@ def save_checkpoint(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / prefix
+    optimizer_state = _rename_state(optimizer.state_dict(), _structured_names(model))
     states = {"best_model_dict": dict(state.best_model_dict), "epoch": state.epoch, "global_step": state.global_step}
     temporaries = [
         (_atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))), ".pdparams"),
-        (_atomic_write(base.with_suffix(".pdopt"), lambda p: paddle.save(optimizer.state_dict(), str(p))), ".pdopt"),
+        (_atomic_write(base.with_suffix(".pdopt"), lambda p: paddle.save(optimizer_state, str(p))), ".pdopt"),
         (_atomic_write(base.with_suffix(".states"), lambda p: p.write_bytes(pickle.dumps(states, protocol=2))), ".states"),
     ]
     for tmp, suffix in temporaries:
@@ -75,7 +107,8 @@ def load_checkpoint(path: str | Path, model: paddle.nn.Layer, optimizer: paddle.
     if report.missing or report.shape_mismatched:
         raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
     if optimizer is not None:
-        optimizer.set_state_dict(paddle.load(f"{base}.pdopt"))
+        structured_to_current = {v: k for k, v in _structured_names(model).items()}
+        optimizer.set_state_dict(_rename_state(paddle.load(f"{base}.pdopt"), structured_to_current))
     with open(f"{base}.states", "rb") as handle:
         states = pickle.load(handle)
     state = TrainState(

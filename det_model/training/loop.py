@@ -72,7 +72,8 @@ def _import_data():
 
 
 def _import_eval():
-    from det_model.evaluation import build_metric, run_evaluation
+    from det_model.evaluation import run_evaluation
+    from det_model.metrics import build_metric
     from det_model.postprocess import build_postprocess
 
     return run_evaluation, build_postprocess, build_metric
@@ -276,6 +277,7 @@ def _set_epoch(loader, epoch: int) -> None:
 def train(cfg: DetConfig) -> TrainResult:
     """Train per `cfg` (single process, or one rank of `paddle.distributed.launch`)."""
     env = setup_device(cfg.Global)
+    logger.info("device %s, world size %d, rank %d", env.device, env.world_size, env.rank)
     set_seed(cfg.Global.seed)
     trainer = Trainer(cfg, env)
     return trainer.fit()
