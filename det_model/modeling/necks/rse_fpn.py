@@ -19,8 +19,16 @@ PYRAMID_LEVELS = 4
 
 
 def upsample_nearest(x: paddle.Tensor, scale: int) -> paddle.Tensor:
-    """Nearest-neighbour upsampling by an integer factor (PaddleOCR's `F.upsample(mode="nearest")`)."""
-    return F.interpolate(x, scale_factor=scale, mode="nearest")
+    """Nearest-neighbour upsampling by an integer factor (PaddleOCR's `F.upsample(mode="nearest")`).
+
+    In exported (static) programs it is a broadcast + reshape: Paddle 3.3 stores interpolate's scale_factor
+    as float64, which paddle2onnx and oneDNN reject. The two forms give bit-identical results.
+    """
+    if paddle.in_dynamic_mode():
+        return F.interpolate(x, scale_factor=scale, mode="nearest")
+    shape = paddle.shape(x)
+    n, c, h, w = shape[0], shape[1], shape[2], shape[3]
+    return x.unsqueeze([3, 5]).expand([n, c, h, scale, w, scale]).reshape([n, c, h * scale, w * scale])
 
 
 def top_down(lateral: list[paddle.Tensor]) -> list[paddle.Tensor]:

@@ -1,0 +1,173 @@
+"""`det-model eval`: run a detector over the Eval set, decode with DBPostProcess, score with DetMetric.
+
+PaddleOCR `tools/eval.py` + `tools/program.py::eval`. `fps` is images per second of forward time (network
+plus copying the map to numpy), as PaddleOCR measures it; post-processing and metric time are excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+from tqdm import tqdm
+
+from det_model.config.schema import DetConfig, GlobalConfig
+from det_model.metrics import DetMetric, DistillationMetric, build_metric
+from det_model.postprocess import DBPostProcess, DistillationDBPostProcess, build_postprocess
+
+logger = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+__all__ = ["build_metric", "evaluate_command", "load_eval_weights", "run_evaluation", "select_device"]
+
+
+def select_device(g: GlobalConfig) -> str:
+    """gpu:0 when `Global.use_gpu` and CUDA is available, else cpu (warning when a GPU was asked for)."""
+    if g.use_gpu and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        device = "gpu:0"
+    else:
+        if g.use_gpu:
+            logger.warning("Global.use_gpu is true but no CUDA device is available: running on CPU")
+        device = "cpu"
+    paddle.set_device(device)
+    return device
+
+
+def _as_numpy(value: Any) -> Any:
+    if isinstance(value, paddle.Tensor):
+        return value.numpy()
+    if isinstance(value, (list, tuple)):
+        return [_as_numpy(v) for v in value]
+    return value
+
+
+def _shrink_maps(outputs: Any) -> np.ndarray | dict[str, np.ndarray]:
+    """Eval-mode model output -> (N, 1, H, W) probability maps (a dict per sub-model for distillation)."""
+    if isinstance(outputs, Mapping):
+        return {name: _shrink_maps(out) for name, out in outputs.items()}
+    shrink = getattr(outputs, "shrink", outputs)  # DBMaps, or a bare tensor (exported models)
+    return shrink.numpy() if isinstance(shrink, paddle.Tensor) else np.asarray(shrink)
+
+
+def _update_metric(
+    metric: DetMetric | DistillationMetric,
+    postprocess: DBPostProcess | DistillationDBPostProcess,
+    maps: np.ndarray | dict[str, np.ndarray],
+    batch: Mapping[str, Any],
+) -> None:
+    shapes = np.asarray(_as_numpy(batch["shape"]))
+    polys, tags = _as_numpy(batch["polys"]), _as_numpy(batch["ignore_tags"])
+    if isinstance(postprocess, DistillationDBPostProcess) != isinstance(maps, dict):
+        raise ValueError(
+            f"PostProcess {type(postprocess).__name__} does not fit the model output "
+            f"({'one map per sub-model' if isinstance(maps, dict) else 'a single map'}): use "
+            "DistillationDBPostProcess with a DistillationModel and DBPostProcess with a plain detector"
+        )
+    detections = postprocess(maps, shapes)
+    if isinstance(detections, dict):
+        if not isinstance(metric, DistillationMetric):
+            raise ValueError("Metric: a DistillationDBPostProcess needs Metric.name DistillationMetric")
+        metric.update_batch({name: [d.boxes for d in dets] for name, dets in detections.items()}, polys, tags)
+    else:
+        if isinstance(metric, DistillationMetric):
+            raise ValueError("Metric: DistillationMetric needs PostProcess.name DistillationDBPostProcess")
+        metric.update_batch([d.boxes for d in detections], polys, tags)
+
+
+def run_evaluation(
+    model: paddle.nn.Layer,
+    loader: Iterable[Mapping[str, Any]],
+    postprocess: DBPostProcess | DistillationDBPostProcess,
+    metric: DetMetric | DistillationMetric,
+    *,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Evaluate `model` on batches with `image`, `shape`, `polys`, `ignore_tags` (KeepKeys order-free).
+
+    The model runs in eval mode under no_grad and is put back in its previous mode afterwards.
+    Returns the metric's dict (precision, recall, hmean, counts, ...) plus `fps`.
+    """
+    was_training = model.training
+    model.eval()
+    forward_seconds, images = 0.0, 0
+    try:
+        with paddle.no_grad():
+            for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
+                image = batch["image"]
+                image = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(np.asarray(image))
+                start = time.perf_counter()
+                maps = _shrink_maps(model(image))
+                forward_seconds += time.perf_counter() - start
+                images += int(image.shape[0])
+                _update_metric(metric, postprocess, maps, batch)
+    finally:
+        if was_training:
+            model.train()
+    result = metric.get_metric()
+    result["fps"] = images / forward_seconds if forward_seconds > 0 else 0.0
+    return result
+
+
+def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
+    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`.
+
+    Returns what was loaded, for the record. Distillation sub-models may already hold their
+    `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
+    """
+    from det_model.modeling.weights import apply_params, load_params_file, load_weights
+    from det_model.training.checkpoint import checkpoint_prefix
+
+    g = cfg.Global
+    if g.checkpoints:
+        source = f"{checkpoint_prefix(g.checkpoints)}.pdparams"
+        report = apply_params(model, load_params_file(source), source=source)
+        if report.missing or report.shape_mismatched:
+            raise ValueError(
+                f"Global.checkpoints={g.checkpoints} does not fit this model: {report.summary()}"
+            )
+        return source
+    if g.pretrained_model:
+        report = load_weights(model, g.pretrained_model)
+        if report.missing:
+            logger.warning(
+                "Global.pretrained_model=%s leaves %d keys at init: %s",
+                g.pretrained_model,
+                len(report.missing),
+                report.summary(),
+            )
+        return str(g.pretrained_model)
+    sub_models = getattr(cfg.Architecture, "Models", {})
+    if sub_models and all(sub.pretrained for sub in sub_models.values()):
+        return "Architecture.Models.*.pretrained"
+    raise ValueError(
+        f"{cfg.source or 'config'}: no weights to evaluate; set -o Global.checkpoints=<dir>/best_accuracy "
+        "or Global.pretrained_model=<file>.pdparams"
+    )
+
+
+def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
+    """`det-model eval`: build, load weights, evaluate `cfg.Eval`; returns the metrics, also written to
+    out_dir/metrics.json (with the weights, config and device used)."""
+    from det_model.data.dataset import build_dataloader
+    from det_model.modeling import build_model
+
+    if cfg.Eval is None:
+        raise ValueError(f"{cfg.source or 'config'}: an Eval section is required for det-model eval")
+    device = select_device(cfg.Global)
+    model = build_model(cfg.Architecture)
+    weights = load_eval_weights(cfg, model)
+    loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
+    metrics = run_evaluation(model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {**metrics, "weights": weights, "config": cfg.source, "device": device}
+    (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    logger.info("metrics written to %s", out / METRICS_FILE)
+    return metrics

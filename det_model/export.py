@@ -1,0 +1,207 @@
+"""`det-model export`: inference folders that `paddle.inference` (and onnxruntime) load.
+
+PaddleOCR `tools/export_model.py` with `Global.export_with_pir: true`: each folder holds `inference.json`
+(PIR program) + `inference.pdiparams`, with input `x` of spec [None, 3, -1, -1] float32 and one output, the
+eval-mode probability map P (N, 1, H, W). Distillation configs give one folder per sub-model
+(`Student/`, `Student2/`, `Teacher/`; deploy `Student`). Also written: `inference.yml` (pre/post-processing,
+as PaddleOCR 3.x does) and, when paddle2onnx is installed and `Global.export_onnx`, `inference.onnx`.
+Every exported program is reloaded with paddle.inference and compared with the dygraph model (<= 1e-5).
+
+Paddle 3.3's old-IR export fails on DBHead's sigmoid, so only the PIR format is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import paddle
+import yaml
+from paddle import nn
+
+from det_model.config.schema import DetConfig, NormalizeImageConfig
+from det_model.evaluation import load_eval_weights, select_device
+
+logger = logging.getLogger(__name__)
+
+MODEL_PREFIX = "inference"
+INPUT_NAME = "x"
+PARITY_TOLERANCE = 1e-5
+PARITY_INPUT_SHAPE = (2, 3, 96, 128)  # any multiple of 32 works; batch 2 exercises the dynamic N
+ONNX_OPSET = 13
+
+
+class ProbabilityMap(nn.Layer):
+    """Export wrapper: the detector's eval-mode shrink map P (N, 1, H, W) as the single output."""
+
+    def __init__(self, detector: nn.Layer) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.detector(x).shrink
+
+
+def sub_models(model: nn.Layer) -> dict[str, nn.Layer]:
+    """{folder name: detector}; "" (the export root itself) for a plain detector."""
+    from det_model.modeling import DistillationModel
+
+    if isinstance(model, DistillationModel):
+        return {name: model.sub_model(name) for name in model.model_names}
+    return {"": model}
+
+
+def inference_yml(cfg: DetConfig, model_name: str) -> dict:
+    """PaddleOCR 3.x `inference.yml`: PreProcess for deployment (960 / max) and the configured PostProcess."""
+    normalize = next(
+        (
+            op
+            for op in (cfg.Eval.dataset.transforms if cfg.Eval else ())
+            if isinstance(op, NormalizeImageConfig)
+        ),
+        NormalizeImageConfig(),
+    )
+    post = cfg.PostProcess
+    return {
+        "Global": {"model_name": model_name, "algorithm": "DB", "input_name": INPUT_NAME},
+        "PreProcess": {
+            "transform_ops": [
+                {"DecodeImage": {"img_mode": "BGR", "channel_first": False}},
+                {"DetResizeForTest": {"limit_side_len": 960, "limit_type": "max"}},
+                {
+                    "NormalizeImage": {
+                        "scale": float(normalize.scale),
+                        "mean": list(normalize.mean),
+                        "std": list(normalize.std),
+                        "order": normalize.order,
+                    }
+                },
+                {"ToCHWImage": None},
+                {"KeepKeys": {"keep_keys": ["image", "shape"]}},
+            ]
+        },
+        "PostProcess": {
+            "name": "DBPostProcess",
+            "thresh": post.thresh,
+            "box_thresh": post.box_thresh,
+            "max_candidates": post.max_candidates,
+            "unclip_ratio": post.unclip_ratio,
+            "use_dilation": post.use_dilation,
+            "score_mode": post.score_mode,
+            "box_type": post.box_type,
+        },
+    }
+
+
+def save_inference_program(detector: nn.Layer, folder: Path) -> Path:
+    """paddle.jit.save (PIR) of the probability-map wrapper; returns the `inference.json` path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    detector.eval()
+    spec = paddle.static.InputSpec(shape=[None, 3, -1, -1], dtype="float32", name=INPUT_NAME)
+    paddle.jit.save(ProbabilityMap(detector), str(folder / MODEL_PREFIX), input_spec=[spec])
+    program = folder / f"{MODEL_PREFIX}.json"
+    if not program.is_file():
+        raise RuntimeError(f"paddle.jit.save wrote no {program}; is FLAGS_enable_pir_api disabled?")
+    return program
+
+
+def check_parity(detector: nn.Layer, folder: Path) -> float:
+    """Max |P_exported - P_dygraph| on a fixed random input; RuntimeError above PARITY_TOLERANCE."""
+    from det_model.inference import create_predictor, run_predictor
+
+    x = np.random.default_rng(0).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
+    with paddle.no_grad():
+        expected = detector(paddle.to_tensor(x)).shrink.numpy()
+    got = run_predictor(create_predictor(folder, cpu_threads=0), x)
+    difference = float(np.abs(got - expected).max())
+    if got.shape != expected.shape or difference > PARITY_TOLERANCE:
+        raise RuntimeError(
+            f"{folder}: exported model disagrees with the dygraph model "
+            f"(shape {got.shape} vs {expected.shape}, "
+            f"max difference {difference:.2e} > {PARITY_TOLERANCE})"
+        )
+    return difference
+
+
+def export_onnx(folder: Path) -> Path | None:
+    """`inference.onnx` via paddle2onnx (opset 13, no optimizer pass), checked against paddle.inference with
+    onnxruntime when installed. None (and a logged reason) when paddle2onnx is missing or fails."""
+    try:
+        import paddle2onnx
+    except ImportError:
+        logger.info("paddle2onnx is not installed: no ONNX export")
+        return None
+    target = folder / f"{MODEL_PREFIX}.onnx"
+    try:
+        paddle2onnx.export(
+            model_filename=str(folder / f"{MODEL_PREFIX}.json"),
+            params_filename=str(folder / f"{MODEL_PREFIX}.pdiparams"),
+            save_file=str(target),
+            opset_version=ONNX_OPSET,
+            optimize_tool="None",
+        )
+    except (Exception, SystemExit) as exc:  # paddle2onnx reports failures with sys.exit(-1)
+        logger.error("%s: paddle2onnx could not convert the program (%r); no ONNX file written", folder, exc)
+        target.unlink(missing_ok=True)
+        return None
+    if not target.is_file():
+        logger.error("%s: paddle2onnx wrote no %s", folder, target.name)
+        return None
+    check_onnx_parity(folder, target)
+    return target
+
+
+def check_onnx_parity(folder: Path, onnx_path: Path) -> float | None:
+    """Max |onnxruntime - paddle.inference| on a fixed input; RuntimeError above PARITY_TOLERANCE."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from det_model.inference import create_predictor, run_predictor
+
+    x = np.random.default_rng(1).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # paddle2onnx leaves unused initializers that onnxruntime warns about
+    session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    expected = run_predictor(create_predictor(folder, cpu_threads=0), x)
+    difference = float(np.abs(got - expected).max())
+    if got.shape != expected.shape or difference > PARITY_TOLERANCE:
+        raise RuntimeError(f"{onnx_path}: onnxruntime disagrees with paddle.inference by {difference:.2e}")
+    return difference
+
+
+def export_model(cfg: DetConfig) -> dict[str, Path]:
+    """Export every (sub-)model of `cfg.Architecture` with the weights of Global.checkpoints/pretrained_model.
+
+    Returns {sub-model name (or "model"): folder}.
+    """
+    if not cfg.Global.save_inference_dir:
+        raise ValueError(f"{cfg.source or 'config'}: set -o Global.save_inference_dir=<folder> to export")
+    from det_model.modeling import build_model
+
+    select_device(cfg.Global)
+    model = build_model(cfg.Architecture)
+    weights = load_eval_weights(cfg, model)
+    model.eval()
+    root = Path(cfg.Global.save_inference_dir)
+    folders: dict[str, Path] = {}
+    for name, detector in sub_models(model).items():
+        folder = root / name if name else root
+        save_inference_program(detector, folder)
+        (folder / f"{MODEL_PREFIX}.yml").write_text(
+            yaml.safe_dump(inference_yml(cfg, name or "PP-OCRv3_det"), sort_keys=False)
+        )
+        difference = check_parity(detector, folder)
+        onnx_path = export_onnx(folder) if cfg.Global.export_onnx else None
+        logger.info(
+            "exported %s (weights %s) to %s: max |exported - dygraph| %.1e%s",
+            name or "model",
+            weights,
+            folder,
+            difference,
+            f", ONNX {onnx_path.name}" if onnx_path else "",
+        )
+        folders[name or "model"] = folder
+    return folders

@@ -1,0 +1,103 @@
+"""det-model export: PIR inference folders, parity with the dygraph model, distillation layout, ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+from infer_fixtures import config, random_weights
+
+from det_model.export import export_model
+from det_model.inference import create_predictor, run_predictor
+from det_model.modeling import build_model, load_weights
+
+STUDENT = "ch_PP-OCRv3_det_student.yml"
+
+
+@pytest.fixture(scope="module")
+def student_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    tmp = tmp_path_factory.mktemp("export")
+    weights = random_weights(config(STUDENT), tmp / "student.pdparams")
+    folders = export_model(
+        config(STUDENT, f"Global.pretrained_model={weights}", f"Global.save_inference_dir={tmp / 'inf'}")
+    )
+    return tmp / "inf", weights, folders
+
+
+def test_student_folder_holds_pir_program_params_and_settings(student_export):
+    root, _, folders = student_export
+    assert folders == {"model": root}
+    assert {p.name for p in root.iterdir()} >= {"inference.json", "inference.pdiparams", "inference.yml"}
+    settings = yaml.safe_load((root / "inference.yml").read_text())
+    cfg = config(STUDENT)
+    assert settings["PostProcess"]["box_thresh"] == cfg.PostProcess.box_thresh == 0.6
+    assert settings["PostProcess"]["unclip_ratio"] == cfg.PostProcess.unclip_ratio == 1.5
+    resize = settings["PreProcess"]["transform_ops"][1]["DetResizeForTest"]
+    assert resize == {"limit_side_len": 960, "limit_type": "max"}
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 64, 64), (3, 3, 96, 160)])  # dynamic N, H, W
+def test_exported_output_equals_dygraph(student_export, shape):
+    root, weights, _ = student_export
+    model = build_model(config(STUDENT).Architecture)
+    load_weights(model, weights)
+    model.eval()
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(x)).shrink.numpy()
+    got = run_predictor(create_predictor(root, cpu_threads=0), x)
+    assert got.shape == (shape[0], 1, *shape[2:])
+    assert np.abs(got - expected).max() <= 1e-5
+
+
+def test_onnx_export_matches_paddle_inference(student_export):
+    pytest.importorskip("paddle2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    root, _, _ = student_export
+    onnx_path = root / "inference.onnx"
+    assert onnx_path.is_file(), "export wrote no inference.onnx (see the export log)"
+    x = np.random.default_rng(4).standard_normal((2, 3, 64, 96)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"x": x})
+    assert np.abs(got - run_predictor(create_predictor(root, cpu_threads=0), x)).max() <= 1e-5
+
+
+def test_distillation_exports_one_folder_per_sub_model(tmp_path):
+    # A narrower teacher neck keeps the test quick; the layout does not depend on it.
+    small_teacher = "Architecture.Models.Teacher.Neck.out_channels=32"
+    weights = random_weights(config("ch_PP-OCRv3_det_cml.yml", small_teacher), tmp_path / "cml.pdparams")
+    cfg = config(
+        "ch_PP-OCRv3_det_cml.yml",
+        small_teacher,
+        f"Global.pretrained_model={weights}",
+        f"Global.save_inference_dir={tmp_path / 'inf'}",
+        "Global.export_onnx=false",
+    )
+    folders = export_model(cfg)
+    assert list(folders) == ["Student", "Student2", "Teacher"]
+    for name, folder in folders.items():
+        assert folder == tmp_path / "inf" / name
+        assert (folder / "inference.json").is_file() and (folder / "inference.pdiparams").is_file()
+        assert not (folder / "inference.onnx").exists()  # Global.export_onnx=false
+    # The student folder holds the student: its parameters file is far smaller than the teacher's.
+    assert (folders["Student"] / "inference.pdiparams").stat().st_size < (
+        folders["Teacher"] / "inference.pdiparams"
+    ).stat().st_size / 3
+
+
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        (["Global.save_inference_dir={out}"], ValueError, "no weights"),  # only random init to export
+        (["Global.pretrained_model={weights}"], ValueError, "save_inference_dir"),  # no output folder
+        (["Global.checkpoints={missing}", "Global.save_inference_dir={out}"], FileNotFoundError, "missing"),
+    ],
+)
+def test_export_refuses_incomplete_settings(tmp_path, student_export, overrides, error, match):
+    _, weights, _ = student_export
+    values = {"out": tmp_path / "out", "weights": weights, "missing": tmp_path / "missing"}
+    with pytest.raises(error, match=match):
+        export_model(config(STUDENT, *(o.format(**values) for o in overrides)))
