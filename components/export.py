@@ -1,0 +1,36 @@
+"""export: trained Model -> inference folders (inference.json/.pdiparams, and inference.onnx if possible)."""
+
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Model, Output
+
+from components.image import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def export(model: Input[Model], config: Input[Artifact], exported: Output[Model], overrides: List[str]):
+    """One folder per sub-model (Student, Student2, Teacher for CML); `Student` is the shipped detector."""
+    import json
+    from pathlib import Path
+
+    from components.stage import inference_overrides, yaml_value
+    from det_model.config import load_config
+    from det_model.export import export_model
+
+    target = Path(exported.path)
+    target.mkdir(parents=True, exist_ok=True)
+    extra = inference_overrides(Path(config.path), model.path) + [
+        f"Global.save_inference_dir={yaml_value(str(target))}"
+    ]
+    folders = export_model(load_config(config.path, extra + overrides))
+    index = {name: str(Path(folder).relative_to(target)) for name, folder in folders.items()}
+    (target / "models.json").write_text(json.dumps(index, indent=2))
+    exported.metadata.update(
+        {
+            "sub_models": sorted(index),
+            "onnx": sorted(n for n, f in folders.items() if (Path(f) / "inference.onnx").exists()),
+            "serve": index.get("Student", next(iter(index.values()), "")),
+        }
+    )
+    print(f"exported {', '.join(f'{n} -> {target / p}' for n, p in index.items())}")

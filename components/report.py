@@ -1,0 +1,97 @@
+"""The evaluate step's HTML report (metrics + sample detections) and optional upload of run results.
+
+Sample images show ground truth in green (don't-care `###` boxes in grey) and detections in red. Detections
+come from `predictions.jsonl` in the evaluation folder (one `{"image": ..., "polygons": [[[x, y], ...], ...]}`
+per line) when det_model.evaluation writes it; otherwise the samples show ground truth only and say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Optional
+
+GT_COLOR, IGNORED_COLOR, PRED_COLOR = (0, 200, 0), (160, 160, 160), (0, 0, 255)  # BGR
+IGNORE_TEXTS = ("###", "*")
+
+
+def load_predictions(eval_dir: Path) -> dict[str, list]:
+    """Image name -> polygons, from eval_dir/predictions.jsonl (empty when absent)."""
+    path = eval_dir / "predictions.jsonl"
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            out[Path(record["image"]).name] = record.get("polygons") or record.get("boxes") or []
+    return out
+
+
+def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list]) -> Optional[str]:
+    """A PNG data URI of the image with boxes drawn, or None when the image cannot be read."""
+    import cv2
+    import numpy as np
+
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    for box in gt:
+        color = IGNORED_COLOR if box.get("transcription") in IGNORE_TEXTS else GT_COLOR
+        cv2.polylines(image, [np.asarray(box["points"], np.int32)], True, color, 1)
+    for polygon in predictions or []:
+        cv2.polylines(image, [np.asarray(polygon, np.int32)], True, PRED_COLOR, 2)
+    ok, png = cv2.imencode(".png", image)
+    return f"data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}" if ok else None
+
+
+def write_report(
+    out: Path, metrics: dict[str, float], dataset_dir: Path, eval_dir: Path, num_samples: int
+) -> None:
+    predictions = load_predictions(eval_dir)
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items()))
+    figures = []
+    lines = (dataset_dir / "label_eval.txt").read_text(encoding="utf-8").splitlines()
+    for line in lines[:num_samples]:
+        name, _, boxes = line.partition("\t")
+        uri = render_sample(dataset_dir / name, json.loads(boxes), predictions.get(Path(name).name))
+        if uri:
+            figures.append(f'<figure><img src="{uri}"><figcaption>{html.escape(name)}</figcaption></figure>')
+    note = (
+        "" if predictions else "<p>No per-image predictions were written; samples show ground truth only.</p>"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "<html><head><meta charset='utf-8'><title>PP-OCRv3 det evaluation</title></head><body>"
+        f"<h2>Evaluation</h2><table border='1'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+        "<p>green: ground truth, grey: don't care (###), red: detections</p>"
+        f"{note}{''.join(figures)}</body></html>",
+        encoding="utf-8",
+    )
+
+
+def publish_results(results_uri: str, run_id: str, files: dict[str, Path]) -> None:
+    """Copy `files` to `<results_uri>/<run_id>/<name>` (s3:// through the env-configured client, or file://).
+
+    This gives `python -m pipelines compare` a known place to read a remote run's metrics from, without MLMD.
+    """
+    parts = urllib.parse.urlsplit(results_uri)
+    present = {name: path for name, path in files.items() if path.exists()}
+    if parts.scheme == "s3":
+        from det_model.data.fetch import minio_client_from_env
+
+        client = minio_client_from_env()
+        prefix = parts.path.strip("/")
+        for name, path in present.items():
+            client.fput_object(parts.netloc, "/".join(p for p in (prefix, run_id, name) if p), str(path))
+    elif parts.scheme in ("file", ""):
+        target = Path(urllib.parse.unquote(parts.path) if parts.scheme else results_uri) / run_id
+        os.makedirs(target, exist_ok=True)
+        for name, path in present.items():
+            (target / name).write_bytes(path.read_bytes())
+    else:
+        raise ValueError(f"results_uri {results_uri!r}: known schemes: s3, file")

@@ -1,0 +1,181 @@
+"""`python -m pipelines`: compile, run-local, upload, run, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+from components.image import BASE_IMAGE
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected key=value")
+    return key, value
+
+
+def _toleration(text: str) -> dict:
+    """`key[=value]:Effect` (operator Equal with a value, Exists without), or a JSON object."""
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    spec, _, effect = text.rpartition(":")
+    key, sep, value = spec.partition("=")
+    if not key or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected key[=value]:NoSchedule|PreferNoSchedule|NoExecute"
+        )
+    return {"key": key, "operator": "Equal" if sep else "Exists", "value": value or None, "effect": effect}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def compile_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--image", default=BASE_IMAGE, help=f"image of every task (default {BASE_IMAGE})")
+        p.add_argument("--data-version", help="pin the data: caches fetch under this version")
+        p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
+        p.add_argument(
+            "--toleration",
+            type=_toleration,
+            action="append",
+            metavar="KEY[=VALUE]:EFFECT",
+            help="replaces the default nvidia.com/gpu toleration (repeatable)",
+        )
+
+    p = sub.add_parser("compile", help="compile the pipeline to YAML")
+    p.add_argument("-o", "--output", type=Path, default=Path("ppocrv3_det.yaml"))
+    compile_options(p)
+
+    p = sub.add_parser("run-local", help="run the whole DAG here on CPU (tiny synthetic defaults)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
+
+    p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
+    p.add_argument("--host", required=True)
+    p.add_argument("--namespace")
+    p.add_argument("--name", default="ppocrv3-det")
+    p.add_argument("--version", help="version name (default: UTC timestamp)")
+    compile_options(p)
+
+    p = sub.add_parser("run", help="start a run on a KFP cluster")
+    p.add_argument("--host", required=True)
+    p.add_argument("--namespace")
+    p.add_argument("--experiment", default="ppocrv3-det")
+    p.add_argument("--run-name")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
+    compile_options(p)
+
+    p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--host", help="KFP host, for remote run ids")
+    p.add_argument("--namespace")
+    p.add_argument("--results-uri", default="", help="where remote runs' evaluate step put results")
+    p.add_argument("--out", type=Path, default=Path("local_outputs/compare"))
+    return parser
+
+
+def compile_pipeline(args: argparse.Namespace, output: Path) -> Path:
+    from kfp import compiler
+
+    from pipelines.pipeline import build_pipeline
+
+    pipeline = build_pipeline(
+        image=args.image,
+        data_version=args.data_version,
+        node_selector=dict(args.node_selector),
+        tolerations=args.toleration,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(pipeline, str(output))
+    return output
+
+
+def cmd_run_local(args: argparse.Namespace) -> None:
+    from pipelines.local import run_local
+    from pipelines.params import parse_sets
+    from pipelines.pipeline import ppocrv3_det
+
+    run = run_local(parse_sets(ppocrv3_det, args.sets), args.output_root)
+    print(f"run folder:     {run.run_dir}")
+    print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
+    print(f"                {json.dumps(run.metrics, sort_keys=True)}")
+    print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
+    print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
+
+
+def cmd_remote(args: argparse.Namespace) -> None:
+    from pipelines import remote
+    from pipelines.params import defaults, parse_sets
+    from pipelines.pipeline import build_pipeline
+
+    client = remote.make_client(args.host, args.namespace)
+    with tempfile.TemporaryDirectory() as tmp:
+        package = compile_pipeline(args, Path(tmp) / "ppocrv3_det.yaml")
+        if args.command == "upload":
+            pipeline_id, version_id = remote.upload(client, package, args.name, args.version)
+            print(
+                f"pipeline {pipeline_id}" + (f" version {version_id}" if version_id else " (first version)")
+            )
+            return
+        pipeline = build_pipeline(data_version=args.data_version)
+        arguments = {**defaults(pipeline), **parse_sets(pipeline, args.sets)}
+        run_id = remote.submit(
+            client,
+            package,
+            arguments,
+            args.experiment,
+            args.run_name,
+            enable_caching=False if args.no_cache else None,
+        )
+        print(f"run {run_id} started in experiment {args.experiment}")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from pipelines.compare import comparison_plot, comparison_table, load_local_run, load_remote_run
+
+    client, records = None, []
+    for run in args.runs:
+        if Path(run).is_dir():
+            records.append(load_local_run(Path(run)))
+            continue
+        if not args.host:
+            raise SystemExit(f"{run}: not a local run folder, and no --host given for a remote run id")
+        if client is None:
+            from pipelines.remote import make_client
+
+            client = make_client(args.host, args.namespace)
+        records.append(load_remote_run(client, run, args.results_uri))
+    table = comparison_table(records)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "comparison.md").write_text(table)
+    plot = comparison_plot(records, args.out / "comparison.png")
+    print(table)
+    print(f"table: {args.out / 'comparison.md'}\nplot:  {plot}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "compile":
+            print(f"compiled {compile_pipeline(args, args.output)}")
+        elif args.command == "run-local":
+            cmd_run_local(args)
+        elif args.command in ("upload", "run"):
+            cmd_remote(args)
+        elif args.command == "compare":
+            cmd_compare(args)
+        else:
+            raise ValueError(
+                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare"
+            )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
