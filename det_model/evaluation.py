@@ -121,18 +121,12 @@ def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
     Returns what was loaded, for the record. Distillation sub-models may already hold their
     `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
     """
-    from det_model.modeling.weights import apply_params, load_params_file, load_weights
-    from det_model.training.checkpoint import checkpoint_prefix
+    from det_model.modeling.weights import load_weights
+    from det_model.training.checkpoint import load_checkpoint_params
 
     g = cfg.Global
     if g.checkpoints:
-        source = f"{checkpoint_prefix(g.checkpoints)}.pdparams"
-        report = apply_params(model, load_params_file(source), source=source)
-        if report.missing or report.shape_mismatched:
-            raise ValueError(
-                f"Global.checkpoints={g.checkpoints} does not fit this model: {report.summary()}"
-            )
-        return source
+        return str(load_checkpoint_params(g.checkpoints, model))
     if g.pretrained_model:
         report = load_weights(model, g.pretrained_model)
         if report.missing:

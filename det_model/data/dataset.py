@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import random
+import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
 
@@ -35,9 +36,16 @@ logger = logging.getLogger(__name__)
 
 MODES = ("train", "eval")
 SKIPS_KEY = "skipped"  # batch field carrying SkipRecords from the workers; removed by DetDataLoader
+# Always-present array field, removed by DetDataLoader: paddle's loader treats a batch without any array
+# (every sample skipped) as the end of the epoch.
+COUNT_KEY = "num_samples"
 VARIABLE_FIELDS = ("polys", "ignore_tags", "texts")  # per-image lengths differ: batched as lists
 _SELECTION_STREAM, _SHUFFLE_STREAM = 0x5E1EC7, 0x5A3F1E  # keep ratio sampling / shuffling off sample streams
 EXT_DATA_TRIES = 5
+
+
+class DataPipelineError(ValueError):
+    """An unexpected error while loading/transforming a sample or collating a batch (with its traceback)."""
 
 
 @dataclass(frozen=True)
@@ -135,14 +143,29 @@ class SimpleDataSet(paddle.io.Dataset):
             fields = self.transforms(sample, rng)
         except SkipSample as exc:
             return LoadedSample(None, (SkipRecord(exc.reason, record.where, exc.message),))
+        except Exception as exc:  # noqa: BLE001 - carried to the main process and re-raised there
+            return LoadedSample(None, (SkipRecord(skips.PIPELINE_ERROR, record.where, _format_error(exc)),))
         fields.pop("skips", None)
         return LoadedSample(fields, tuple(events))
 
 
+def _format_error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).strip()
+
+
 def collate_samples(items: Sequence[LoadedSample]) -> dict[str, Any]:
-    """Named batch fields from the kept samples, plus SKIPS_KEY with every SkipRecord of the batch."""
-    kept = [item.fields for item in items if item.fields is not None]
-    batch: dict[str, Any] = {SKIPS_KEY: [r for item in items for r in item.skips]}
+    """Named batch fields from the kept samples, plus SKIPS_KEY with every SkipRecord of the batch. Errors
+    are returned as PIPELINE_ERROR records (raising here would hang paddle's loader thread)."""
+    records = [r for item in items for r in item.skips]
+    try:
+        return _collate_fields([item.fields for item in items if item.fields is not None], records)
+    except Exception as exc:  # noqa: BLE001 - re-raised by DetDataLoader
+        return {SKIPS_KEY: records + [SkipRecord(skips.PIPELINE_ERROR, "collate", _format_error(exc))],
+                COUNT_KEY: np.zeros(1, dtype=np.int64)}
+
+
+def _collate_fields(kept: list[dict[str, Any]], records: list[SkipRecord]) -> dict[str, Any]:
+    batch: dict[str, Any] = {SKIPS_KEY: records, COUNT_KEY: np.array([len(kept)], dtype=np.int64)}
     if not kept:
         return batch
     for key in kept[0]:
@@ -228,7 +251,10 @@ class DetDataLoader(paddle.io.DataLoader):
     def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         stats = SkipStats()
         for batch in super().__iter__():
+            batch.pop(COUNT_KEY, None)
             for record in batch.pop(SKIPS_KEY, None) or []:
+                if record.reason == skips.PIPELINE_ERROR:
+                    raise DataPipelineError(f"{record.where}: data pipeline failed:\n{record.message}")
                 stats.add_record(record)
             if batch:
                 yield batch

@@ -97,15 +97,22 @@ def checkpoint_prefix(path: str | Path) -> Path:
     return path
 
 
+def load_checkpoint_params(path: str | Path, model: paddle.nn.Layer) -> Path:
+    """The weights of a checkpoint, strictly: every model key must be in the file with its shape."""
+    source = Path(f"{checkpoint_prefix(path)}.pdparams")
+    report = apply_params(model, load_params_file(source), source=str(source))
+    if report.missing or report.shape_mismatched:
+        raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
+    return source
+
+
 def load_checkpoint(path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None) -> TrainState:
     """Resume (`Global.checkpoints`): weights, optimizer + lr schedule, epoch, global step and best metrics."""
     base = checkpoint_prefix(path)
     missing = [f"{base}{s}" for s in SUFFIXES if not Path(f"{base}{s}").exists()]
     if missing:
         raise FileNotFoundError(f"Global.checkpoints={path}: incomplete checkpoint, missing {', '.join(missing)}")
-    report = apply_params(model, load_params_file(f"{base}.pdparams"), source=f"{base}.pdparams")
-    if report.missing or report.shape_mismatched:
-        raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
+    load_checkpoint_params(base, model)
     if optimizer is not None:
         structured_to_current = {v: k for k, v in _structured_names(model).items()}
         optimizer.set_state_dict(_rename_state(paddle.load(f"{base}.pdopt"), structured_to_current))
