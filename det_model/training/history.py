@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from pathlib import Path
 from statistics import median
@@ -30,6 +31,7 @@ class MetricsHistory:
 
     def __init__(self, path: Optional[Path]):
         self.path = path
+        self.started = time.monotonic()
         self._handle = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +39,7 @@ class MetricsHistory:
 
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is not None:
+            record = {**record, "elapsed_s": round(time.monotonic() - self.started, 2)}
             self._handle.write(json.dumps(record, sort_keys=False) + "\n")
             self._handle.flush()
 
