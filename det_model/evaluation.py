@@ -23,6 +23,7 @@ from det_model.postprocess import DBPostProcess, DistillationDBPostProcess, buil
 
 logger = logging.getLogger(__name__)
 
+PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 
 __all__ = ["build_metric", "evaluate_command", "load_eval_weights", "run_evaluation", "select_device"]
@@ -79,6 +80,18 @@ def _update_metric(
         if isinstance(metric, DistillationMetric):
             raise ValueError("Metric: DistillationMetric needs PostProcess.name DistillationDBPostProcess")
         metric.update_batch([d.boxes for d in detections], polys, tags)
+    return detections
+
+
+def _prediction_records(batch: Mapping[str, Any], detections, metric) -> list[dict[str, Any]]:
+    if isinstance(detections, dict):
+        detections = detections.get(getattr(metric, "key", ""), next(iter(detections.values())))
+    paths = batch.get("img_path") or [""] * len(detections)
+    return [
+        {"image": Path(path).name, "polygons": [np.asarray(b).tolist() for b in d.boxes],
+         "scores": np.asarray(d.scores).round(4).tolist()}
+        for path, d in zip(paths, detections)
+    ]
 
 
 def run_evaluation(
@@ -88,11 +101,13 @@ def run_evaluation(
     metric: DetMetric | DistillationMetric,
     *,
     progress: bool = True,
+    predictions: list[dict[str, Any]] | None = None,
 ) -> dict[str, float]:
     """Evaluate `model` on batches with `image`, `shape`, `polys`, `ignore_tags` (KeepKeys order-free).
 
     The model runs in eval mode under no_grad and is put back in its previous mode afterwards.
-    Returns the metric's dict (precision, recall, hmean, counts, ...) plus `fps`.
+    Returns the metric's dict (precision, recall, hmean, counts, ...) plus `fps`. When `predictions` is a
+    list, one {"image", "polygons", "scores"} per image is appended (the metric's key model for distillation).
     """
     was_training = model.training
     model.eval()
@@ -106,7 +121,9 @@ def run_evaluation(
                 maps = _shrink_maps(model(image))
                 forward_seconds += time.perf_counter() - start
                 images += int(image.shape[0])
-                _update_metric(metric, postprocess, maps, batch)
+                detections = _update_metric(metric, postprocess, maps, batch)
+                if predictions is not None:
+                    predictions.extend(_prediction_records(batch, detections, metric))
     finally:
         if was_training:
             model.train()
@@ -158,9 +175,14 @@ def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
     model = build_model(cfg.Architecture)
     weights = load_eval_weights(cfg, model)
     loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
-    metrics = run_evaluation(model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric))
+    predictions: list[dict[str, Any]] = []
+    metrics = run_evaluation(
+        model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), predictions=predictions
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / PREDICTIONS_FILE, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(p) + "\n" for p in predictions)
     record = {**metrics, "weights": weights, "config": cfg.source, "device": device}
     (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n")
     logger.info("metrics written to %s", out / METRICS_FILE)

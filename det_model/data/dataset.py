@@ -137,10 +137,12 @@ class SimpleDataSet(paddle.io.Dataset):
         record = self.records[int(self.indices[index])]
         try:
             sample = self._raw_sample(record, rng)
-            events = sample["skips"]
+            events, img_path = sample["skips"], sample["img_path"]
             if self.ext_transforms is not None:
                 sample["ext_data"] = self._ext_data(rng)
             fields = self.transforms(sample, rng)
+            if self.mode == "eval":  # which image each detection belongs to (predictions.jsonl)
+                fields.setdefault("img_path", img_path)
         except SkipSample as exc:
             return LoadedSample(None, (SkipRecord(exc.reason, record.where, exc.message),))
         except Exception as exc:  # noqa: BLE001 - carried to the main process and re-raised there

@@ -159,7 +159,9 @@ def test_eval_batches_keep_variable_polys_and_reject_mixed_sizes(tmp_path: Path,
     loader = build_dataloader(_section(synth_dir, [label], ops=EVAL_OPS, batch=2, shuffle=False), mode="eval",
                               seed=0)
     batch = next(iter(loader))
-    assert list(batch) == ["image", "shape", "polys", "ignore_tags"]
+    # KeepKeys' fields, plus which image each one is (for predictions.jsonl)
+    assert list(batch) == ["image", "shape", "polys", "ignore_tags", "img_path"]
+    assert [Path(p).parent for p in batch["img_path"]] == [synth_dir / "images"] * 2
     assert tuple(batch["image"].shape) == (2, 3, 736, 992) and tuple(batch["shape"].shape) == (2, 4)
     assert isinstance(batch["polys"], list) and len(batch["polys"]) == 2
     # Two sizes in one eval batch: clear error instead of numpy's stack message.

@@ -96,6 +96,11 @@ def test_released_weights_eval_matches_independent_evaluation(workdir, split):
     assert ours["hmean"] == independent["hmean"]
     written = json.loads((workdir / split / "metrics.json").read_text())
     assert written["hmean"] == ours["hmean"] and written["fps"] > 0
+    predictions = [json.loads(l) for l in (workdir / split / "predictions.jsonl").read_text().splitlines()]
+    labelled = [l.split("\t")[0].split("/")[-1] for l in (workdir / f"{split}.txt").read_text().splitlines()]
+    assert sorted(p["image"] for p in predictions) == sorted(labelled)
+    assert sum(len(p["polygons"]) for p in predictions) == ours["boxes"]
+    assert all(len(p["scores"]) == len(p["polygons"]) for p in predictions)
     # The ballpark for the released model on these photos (exact values in the module docstring).
     assert ours["hmean"] == pytest.approx({"train": 0.60, "test": 0.45}[split], abs=0.03)
 
