@@ -212,7 +212,7 @@ class TextDetector:
         limit_side_len: int = 960,
         limit_type: str = "max",
         cpu_threads: int = 2,
-        enable_mkldnn: bool = False,
+        enable_mkldnn: bool = True,
         use_gpu: bool = False,
     ) -> None:
         folder = Path(model_dir)
@@ -290,7 +290,7 @@ def infer_command(
     limit_side_len: int = 960,
     limit_type: str = "max",
     cpu_threads: int = 2,
-    enable_mkldnn: bool = False,
+    enable_mkldnn: bool = True,
     use_gpu: bool = False,
 ) -> int:
     """Detect text in one image or every image of a folder.
