@@ -9,6 +9,7 @@ the result (findContours, minAreaRect, boxPoints, fillPoly + mean, clipper offse
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -86,10 +87,12 @@ def mean_inside(prob: np.ndarray, polygon: np.ndarray) -> float:
     floor/ceil of the corners clipped to the map, the polygon is shifted and truncated to int32.
     """
     height, width = prob.shape
-    x0 = min(max(int(np.floor(polygon[:, 0].min())), 0), width - 1)
-    x1 = min(max(int(np.ceil(polygon[:, 0].max())), 0), width - 1)
-    y0 = min(max(int(np.floor(polygon[:, 1].min())), 0), height - 1)
-    y1 = min(max(int(np.ceil(polygon[:, 1].max())), 0), height - 1)
+    # Python scalars: four numpy reductions on a 4-point array cost more than the work they do.
+    xs, ys = polygon[:, 0].tolist(), polygon[:, 1].tolist()
+    x0 = min(max(math.floor(min(xs)), 0), width - 1)
+    x1 = min(max(math.ceil(max(xs)), 0), width - 1)
+    y0 = min(max(math.floor(min(ys)), 0), height - 1)
+    y1 = min(max(math.ceil(max(ys)), 0), height - 1)
     local = (polygon - np.array([x0, y0], np.int32)).astype(np.int32)
     mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
     cv2.fillPoly(mask, local[None], 1)
