@@ -56,7 +56,7 @@ def empty_detections(box_type: str = "quad") -> Detections:
 
 
 def mini_boxes(rects: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
-    """Corners of cv2.minAreaRect results as [tl, tr, br, bl] (PaddleOCR `get_mini_boxes`, vectorised).
+    """Corners of cv2.minAreaRect results as [tl, tr, br, bl] (PaddleOCR `get_mini_boxes`).
 
     Points are sorted by x (stable); of the two left ones the smaller y is top-left, of the two right ones
     the smaller y is top-right (ties go to the later point, as in PaddleOCR).
@@ -66,18 +66,15 @@ def mini_boxes(rects: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
     """
     if not rects:
         return np.zeros((0, 4, 2), np.float32), np.zeros((0,), np.float64)
-    corners = np.stack([cv2.boxPoints(rect) for rect in rects])  # (K, 4, 2) float32
-    order = np.argsort(corners[:, :, 0], axis=1, kind="stable")
-    pts = np.take_along_axis(corners, order[:, :, None], axis=1)
-    left_swap = ~(pts[:, 1, 1] > pts[:, 0, 1])[:, None]
-    right_swap = ~(pts[:, 3, 1] > pts[:, 2, 1])[:, None]
-    top_left = np.where(left_swap, pts[:, 1], pts[:, 0])
-    bottom_left = np.where(left_swap, pts[:, 0], pts[:, 1])
-    top_right = np.where(right_swap, pts[:, 3], pts[:, 2])
-    bottom_right = np.where(right_swap, pts[:, 2], pts[:, 3])
-    boxes = np.stack([top_left, top_right, bottom_right, bottom_left], axis=1)
+    # Plain Python per box: with a handful of boxes per image, numpy's per-call overhead dominates.
+    boxes = []
+    for rect in rects:
+        a, b, c, d = sorted(cv2.boxPoints(rect).tolist(), key=lambda p: p[0])  # stable, like PaddleOCR's
+        top_left, bottom_left = (a, b) if b[1] > a[1] else (b, a)
+        top_right, bottom_right = (c, d) if d[1] > c[1] else (d, c)
+        boxes.append((top_left, top_right, bottom_right, bottom_left))
     short_sides = np.array([min(rect[1]) for rect in rects], np.float64)
-    return boxes, short_sides
+    return np.array(boxes, np.float32), short_sides
 
 
 def mean_inside(prob: np.ndarray, polygon: np.ndarray) -> float:

@@ -1,0 +1,1 @@
+"""Benchmarks: our code vs the reference, side by side in one run, as ratios (`make bench`)."""
