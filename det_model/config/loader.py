@@ -9,6 +9,7 @@ Overrides use PaddleOCR's `-o Section.key=value` syntax with YAML-typed values.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import types
 import typing
@@ -246,8 +247,10 @@ class _Builder:
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
         unknown = [k for k in value if k not in fields and k not in skip]
         if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise self.fail(
-                path + (unknown[0],), f"unknown key; known keys here: {', '.join(sorted(fields))}"
+                path + (unknown[0],), f"unknown key; {hint}known keys here: {', '.join(sorted(fields))}"
             )
         kwargs = {}
         for name, fld in fields.items():

@@ -107,7 +107,7 @@ Metric: {name: DetMetric}
     "text, overrides, message",
     [
         # unknown key, with its line and the known keys listed
-        (MINIMAL.replace("epoch_num: 2", "epoch_nmu: 2"), [], r"cfg\.yml:2: Global\.epoch_nmu: unknown key; known keys"),
+        (MINIMAL.replace("epoch_num: 2", "epoch_nmu: 2"), [], r"cfg\.yml:2: Global\.epoch_nmu: unknown key; did you mean 'epoch_num'\? known keys"),
         # duplicate key (PaddleOCR's own cml.yml has one): PyYAML would silently keep the last
         (MINIMAL.replace("  epoch_num: 2", "  epoch_num: 2\n  epoch_num: 3"), [],
          r"cfg\.yml:3: Global\.epoch_num: duplicate key \(first at line 2\)"),
