@@ -20,7 +20,12 @@ logger = logging.getLogger("det_model")
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", required=True, help="config YAML (a path or a bundled recipe name)")
     parser.add_argument(
-        "-o", "--opt", action="extend", nargs="+", default=[], metavar="Section.key=value",
+        "-o",
+        "--opt",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="Section.key=value",
         help="override config values (YAML-typed), e.g. -o Global.epoch_num=10 Train.loader.num_workers=2",
     )
 
@@ -40,16 +45,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     from det_model.training import train
 
     result = train(_load(args))
-    print(f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
-          f"best: {result.best_metrics or 'no evaluation ran'}")
+    print(
+        f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
+        f"best: {result.best_metrics or 'no evaluation ran'}"
+    )
     return 0
 
 
 def _relaunch_distributed(args: argparse.Namespace) -> int:
     """Run this same command under `paddle.distributed.launch` with `--nproc` processes (data parallel)."""
     script = Path(__file__).with_name("__main__.py")
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(args.nproc),
-           "--log_dir", args.launch_log_dir, str(script), "train", "-c", args.config]
+    cmd = [
+        sys.executable,
+        "-m",
+        "paddle.distributed.launch",
+        "--nproc_per_node",
+        str(args.nproc),
+        "--log_dir",
+        args.launch_log_dir,
+        str(script),
+        "train",
+        "-c",
+        args.config,
+    ]
     if args.opt:
         cmd += ["-o", *args.opt]
     logger.info("launching: %s", " ".join(cmd))
@@ -78,8 +96,14 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from det_model.inference import infer_command
 
     return infer_command(
-        args.model_dir, args.image, args.out, limit_side_len=args.limit_side_len, limit_type=args.limit_type,
-        cpu_threads=args.cpu_threads, enable_mkldnn=args.enable_mkldnn, use_gpu=args.use_gpu,
+        args.model_dir,
+        args.image,
+        args.out,
+        limit_side_len=args.limit_side_len,
+        limit_type=args.limit_type,
+        cpu_threads=args.cpu_threads,
+        enable_mkldnn=args.enable_mkldnn,
+        use_gpu=args.use_gpu,
     )
 
 
@@ -108,9 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train per a config (best_accuracy / latest checkpoints)")
     _add_config_args(train)
-    train.add_argument("--nproc", type=int, default=1,
-                       help="data-parallel processes (re-runs under paddle.distributed.launch)")
-    train.add_argument("--launch-log-dir", default="./log", help="per-process logs of paddle.distributed.launch")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel processes (re-runs under paddle.distributed.launch)",
+    )
+    train.add_argument(
+        "--launch-log-dir", default="./log", help="per-process logs of paddle.distributed.launch"
+    )
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="evaluate Global.checkpoints on the Eval set; writes metrics.json")
@@ -129,8 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--limit-side-len", type=int, default=960)
     infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max")
     infer.add_argument("--cpu-threads", type=int, default=2)
-    infer.add_argument("--no-mkldnn", dest="enable_mkldnn", action="store_false",
-                       help="plain CPU kernels instead of oneDNN (about 3.5x slower)")
+    infer.add_argument(
+        "--no-mkldnn",
+        dest="enable_mkldnn",
+        action="store_false",
+        help="plain CPU kernels instead of oneDNN (about 3.5x slower)",
+    )
     infer.add_argument("--use-gpu", action="store_true")
     infer.set_defaults(func=cmd_infer)
 

@@ -18,9 +18,7 @@ def to_dict(value: Any) -> Any:
     """Plain YAML-ready data: dataclasses become mappings, tuples lists; list items keep PaddleOCR's shapes."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         data = {
-            f.name: to_dict(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "source"
+            f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "source"
         }
         cls = type(value)
         if cls in _SINGLE_KEY:

@@ -87,7 +87,9 @@ def _read_yaml(text: str, source: str) -> _Located:
 
     data = convert(root, ())
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of sections (Global, Architecture, ...)")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of sections (Global, Architecture, ...)"
+        )
     return _Located(data, origin, source)
 
 
@@ -184,7 +186,9 @@ class _Builder:
             return self.build(inner[0] if len(inner) == 1 else Union[tuple(inner)], value, path)
         if dataclasses.is_dataclass(tp):
             if tp in _NAMED_CLASSES:
-                return self.build_named(_NAMED_CLASSES[tp], value, path, tp.__dataclass_fields__["name"].default)
+                return self.build_named(
+                    _NAMED_CLASSES[tp], value, path, tp.__dataclass_fields__["name"].default
+                )
             return self.build_dataclass(tp, value, path)
         if origin is Literal:
             if value not in args:
@@ -265,15 +269,13 @@ class _Builder:
             raise self.fail(path, f"expected a mapping with a `name`, got {value!r}")
         name = value.get("name", default)
         if name not in table:
-            raise self.fail(
-                path + ("name",), f"unknown name {name!r}; known: {', '.join(sorted(table))}"
-            )
+            raise self.fail(path + ("name",), f"unknown name {name!r}; known: {', '.join(sorted(table))}")
         return self.build_dataclass(table[name], value, path)
 
     def build_single_key(self, table: dict[str, type], value: Any, path: KeyPath) -> Any:
         if not isinstance(value, dict) or len(value) != 1:
             raise self.fail(path, f"expected a single-key mapping like {{Name: {{...}}}}, got {value!r}")
-        (name, params), = value.items()
+        ((name, params),) = value.items()
         if name not in table:
             raise self.fail(path + (name,), f"unknown name {name!r}; known: {', '.join(sorted(table))}")
         return self.build_dataclass(table[name], params, path + (name,))

@@ -63,7 +63,9 @@ def _build_term(cfg: schema.LossTermConfig) -> LossFn:
         )
     if isinstance(cfg, schema.DistillationDMLLossConfig):
         if cfg.use_log or cfg.multi_head:
-            raise ValueError("DistillationDMLLoss.use_log / multi_head are recognition options; detection uses neither")
+            raise ValueError(
+                "DistillationDMLLoss.use_log / multi_head are recognition options; detection uses neither"
+            )
         if not cfg.model_name_pairs:
             raise ValueError("DistillationDMLLoss.model_name_pairs is empty")
         return DistillationDMLLoss(

@@ -32,7 +32,9 @@ class DBLoss:
     def __call__(self, maps, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         missing = [k for k in LABEL_KEYS if k not in batch]
         if missing:
-            raise KeyError(f"DBLoss needs batch fields {', '.join(LABEL_KEYS)}; missing: {', '.join(missing)}")
+            raise KeyError(
+                f"DBLoss needs batch fields {', '.join(LABEL_KEYS)}; missing: {', '.join(missing)}"
+            )
         if maps.threshold is None or maps.binary is None:
             raise ValueError("DBLoss needs the training-mode maps (threshold and binary); call model.train()")
         shrink, threshold, binary = maps.shrink[:, 0], maps.threshold[:, 0], maps.binary[:, 0]
@@ -45,7 +47,9 @@ class DBLoss:
             balance=self.balance_loss,
             eps=self.eps,
         )
-        loss_threshold = self.beta * mask_l1_loss(threshold, batch["threshold_map"], batch["threshold_mask"], self.eps)
+        loss_threshold = self.beta * mask_l1_loss(
+            threshold, batch["threshold_map"], batch["threshold_mask"], self.eps
+        )
         loss_binary = dice_loss(binary, batch["shrink_map"], batch["shrink_mask"], self.eps)
         loss_cbn = paddle.zeros([], dtype=loss_shrink.dtype)
         return {

@@ -18,7 +18,12 @@ from det_model.losses.db_loss import DBLoss
 Tensor = paddle.Tensor
 
 # PaddleOCR's maps_name spellings ("thrink" sic) -> the named map.
-MAPS_BY_NAME = {"thrink_maps": "shrink", "shrink_maps": "shrink", "threshold_maps": "threshold", "binary_maps": "binary"}
+MAPS_BY_NAME = {
+    "thrink_maps": "shrink",
+    "shrink_maps": "shrink",
+    "threshold_maps": "threshold",
+    "binary_maps": "binary",
+}
 
 
 def _sub_model_output(predictions: Mapping, name: str):
@@ -110,7 +115,9 @@ class DistillationDMLLoss:
     def __post_init__(self) -> None:
         unknown = [m for m in self.maps_name if m not in MAPS_BY_NAME]
         if unknown:
-            raise ValueError(f"DistillationDMLLoss.maps_name {unknown[0]!r}; known: {', '.join(MAPS_BY_NAME)}")
+            raise ValueError(
+                f"DistillationDMLLoss.maps_name {unknown[0]!r}; known: {', '.join(MAPS_BY_NAME)}"
+            )
 
     def _activate(self, x: Tensor) -> Tensor:
         if self.act is None:

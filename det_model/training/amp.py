@@ -40,8 +40,11 @@ class AmpContext:
         if not self.enabled:
             return contextlib.nullcontext()
         return paddle.amp.auto_cast(
-            enable=True, level=self.level, dtype=self.dtype,
-            custom_black_list=set(self.black_list) or None, custom_white_list=set(self.white_list) or None,
+            enable=True,
+            level=self.level,
+            dtype=self.dtype,
+            custom_black_list=set(self.black_list) or None,
+            custom_white_list=set(self.white_list) or None,
         )
 
     def to_float32(self, predictions):

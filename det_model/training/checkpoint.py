@@ -50,7 +50,7 @@ def _rename_state(state: dict[str, Any], names: dict[str, str]) -> dict[str, Any
             return names[key]
         for name in ordered:
             if key.startswith(name + "_"):
-                return names[name] + key[len(name):]
+                return names[name] + key[len(name) :]
         return key
 
     renamed: dict[str, Any] = {}
@@ -69,18 +69,34 @@ def _structured_names(model: paddle.nn.Layer) -> dict[str, str]:
 
 
 def save_checkpoint(
-    directory: str | Path, prefix: str, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer, state: TrainState
+    directory: str | Path,
+    prefix: str,
+    model: paddle.nn.Layer,
+    optimizer: paddle.optimizer.Optimizer,
+    state: TrainState,
 ) -> Path:
     """Write the three files to temporaries first, then rename them into place (a crash leaves the old set)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / prefix
     optimizer_state = _rename_state(optimizer.state_dict(), _structured_names(model))
-    states = {"best_model_dict": dict(state.best_model_dict), "epoch": state.epoch, "global_step": state.global_step}
+    states = {
+        "best_model_dict": dict(state.best_model_dict),
+        "epoch": state.epoch,
+        "global_step": state.global_step,
+    }
     temporaries = [
-        (_atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))), ".pdparams"),
+        (
+            _atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))),
+            ".pdparams",
+        ),
         (_atomic_write(base.with_suffix(".pdopt"), lambda p: paddle.save(optimizer_state, str(p))), ".pdopt"),
-        (_atomic_write(base.with_suffix(".states"), lambda p: p.write_bytes(pickle.dumps(states, protocol=2))), ".states"),
+        (
+            _atomic_write(
+                base.with_suffix(".states"), lambda p: p.write_bytes(pickle.dumps(states, protocol=2))
+            ),
+            ".states",
+        ),
     ]
     for tmp, suffix in temporaries:
         os.replace(tmp, Path(f"{base}{suffix}"))
@@ -106,12 +122,16 @@ def load_checkpoint_params(path: str | Path, model: paddle.nn.Layer) -> Path:
     return source
 
 
-def load_checkpoint(path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None) -> TrainState:
+def load_checkpoint(
+    path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None
+) -> TrainState:
     """Resume (`Global.checkpoints`): weights, optimizer + lr schedule, epoch, global step and best metrics."""
     base = checkpoint_prefix(path)
     missing = [f"{base}{s}" for s in SUFFIXES if not Path(f"{base}{s}").exists()]
     if missing:
-        raise FileNotFoundError(f"Global.checkpoints={path}: incomplete checkpoint, missing {', '.join(missing)}")
+        raise FileNotFoundError(
+            f"Global.checkpoints={path}: incomplete checkpoint, missing {', '.join(missing)}"
+        )
     load_checkpoint_params(base, model)
     if optimizer is not None:
         structured_to_current = {v: k for k, v in _structured_names(model).items()}

@@ -66,6 +66,7 @@ def check_finite(losses: dict[str, paddle.Tensor], epoch: int, global_step: int,
 
 
 def _import_data():
+    """The loader builder, behind a seam that bench/train_step.py replaces with synthetic batches."""
     from det_model.data.dataset import build_dataloader
 
     return build_dataloader
@@ -80,7 +81,7 @@ def _import_eval():
 
 
 class Trainer:
-    """Holds what one training run needs; `fit()` runs it. Build with `Trainer.from_config`."""
+    """Holds what one training run needs (loaders, model, loss, optimizer, schedule, state); `fit()` runs it."""
 
     def __init__(self, cfg: DetConfig, env: DistributedEnv):
         if cfg.Train is None:
@@ -94,7 +95,9 @@ class Trainer:
         )
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
-            raise ValueError(f"{cfg.source}: the Train loader yields no batch (fewer images than one batch with drop_last?)")
+            raise ValueError(
+                f"{cfg.source}: the Train loader yields no batch (fewer images than one batch with drop_last?)"
+            )
         self.eval_loader = None
         if cfg.Eval is not None and env.is_main:
             self.eval_loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
@@ -132,7 +135,11 @@ class Trainer:
             logger.warning(
                 "Global.eval_batch_step=[%d, %d] never triggers within the %d training steps (%d per epoch): "
                 "no best_accuracy will be written; lower it, e.g. -o Global.eval_batch_step=[0,%d]",
-                start, interval, total, self.steps_per_epoch, max(1, self.steps_per_epoch),
+                start,
+                interval,
+                total,
+                self.steps_per_epoch,
+                max(1, self.steps_per_epoch),
             )
         return start, interval
 
@@ -145,8 +152,14 @@ class Trainer:
             dump_config(self.cfg, self.save_dir / "config.yml")
             log_handler = _attach_log_file(self.save_dir / "train.log")
         total = self.steps_per_epoch * g.epoch_num
-        bar = tqdm(total=total, initial=self.state.global_step, disable=not self.env.is_main, unit="step",
-                   dynamic_ncols=True, desc="train")
+        bar = tqdm(
+            total=total,
+            initial=self.state.global_step,
+            disable=not self.env.is_main,
+            unit="step",
+            dynamic_ncols=True,
+            desc="train",
+        )
         try:
             for epoch in range(self.state.epoch + 1, g.epoch_num + 1):
                 self.train_one_epoch(epoch, bar)
@@ -154,7 +167,9 @@ class Trainer:
                 if self.env.is_main:
                     save_checkpoint(self.save_dir, "latest", self.model, self.optimizer, self.state)
                     if g.save_epoch_step > 0 and epoch % g.save_epoch_step == 0:
-                        save_checkpoint(self.save_dir, f"iter_epoch_{epoch}", self.model, self.optimizer, self.state)
+                        save_checkpoint(
+                            self.save_dir, f"iter_epoch_{epoch}", self.model, self.optimizer, self.state
+                        )
         finally:
             bar.close()
             self.history.close()
@@ -163,7 +178,9 @@ class Trainer:
                 log_handler.close()
         best = {k: float(v) for k, v in self.state.best_model_dict.items() if isinstance(v, (int, float))}
         if self.env.is_main:
-            logger.info("training done: %d epochs, %d steps, best %s", self.state.epoch, self.state.global_step, best)
+            logger.info(
+                "training done: %d epochs, %d steps, best %s", self.state.epoch, self.state.global_step, best
+            )
         return TrainResult(self.save_dir, best, self.state.epoch, self.state.global_step)
 
     def train_one_epoch(self, epoch: int, bar: tqdm) -> None:
@@ -182,11 +199,15 @@ class Trainer:
             elapsed, tick = time.perf_counter() - tick, time.perf_counter()
             self.smoothed.update({k: float(v.mean()) for k, v in losses.items()})
             bar.update(1)
-            bar.set_postfix(loss=f"{self.smoothed.median('loss'):.4f}", lr=f"{lr:.2e}", ips=f"{batch_size / elapsed:.1f}")
+            bar.set_postfix(
+                loss=f"{self.smoothed.median('loss'):.4f}", lr=f"{lr:.2e}", ips=f"{batch_size / elapsed:.1f}"
+            )
             last_in_epoch = batch_index == self.steps_per_epoch - 1
             if self.env.is_main and (self.state.global_step % g.print_batch_step == 0 or last_in_epoch):
                 self._log_train(epoch, lr, batch_size / elapsed)
-            if self.eval_loader is not None and eval_due(self.state.global_step, self._eval_start, self._eval_interval):
+            if self.eval_loader is not None and eval_due(
+                self.state.global_step, self._eval_start, self._eval_interval
+            ):
                 self.evaluate_and_keep_best(epoch)
                 self.train_model.train()
 
@@ -207,7 +228,10 @@ class Trainer:
         run_evaluation, build_postprocess, build_metric = _import_eval()
         with self.amp.autocast():
             metrics = run_evaluation(
-                self.model, self.eval_loader, build_postprocess(self.cfg.PostProcess), build_metric(self.cfg.Metric),
+                self.model,
+                self.eval_loader,
+                build_postprocess(self.cfg.PostProcess),
+                build_metric(self.cfg.Metric),
                 progress=False,
             )
         main = self.cfg.Metric.main_indicator
@@ -220,7 +244,9 @@ class Trainer:
         record = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         self.history.write({"type": "eval", "epoch": epoch, "global_step": self.state.global_step, **record})
         logger.info(
-            "eval at epoch %d, step %d: %s%s", epoch, self.state.global_step,
+            "eval at epoch %d, step %d: %s%s",
+            epoch,
+            self.state.global_step,
             ", ".join(f"{k}: {v:.4f}" for k, v in record.items()),
             " (new best_accuracy)" if improved else f" (best {main} {best:.4f})",
         )
@@ -228,11 +254,26 @@ class Trainer:
 
     def _log_train(self, epoch: int, lr: float, ips: float) -> None:
         smoothed = self.smoothed.medians()
-        self.history.write({"type": "train", "epoch": epoch, "global_step": self.state.global_step, "lr": lr,
-                            "ips": ips, **smoothed})
+        self.history.write(
+            {
+                "type": "train",
+                "epoch": epoch,
+                "global_step": self.state.global_step,
+                "lr": lr,
+                "ips": ips,
+                **smoothed,
+            }
+        )
         terms = ", ".join(f"{k}: {v:.5f}" for k, v in smoothed.items())
-        logger.info("epoch: [%d/%d], global_step: %d, lr: %.6f, %s, ips: %.2f samples/s",
-                    epoch, self.cfg.Global.epoch_num, self.state.global_step, lr, terms, ips)
+        logger.info(
+            "epoch: [%d/%d], global_step: %d, lr: %.6f, %s, ips: %.2f samples/s",
+            epoch,
+            self.cfg.Global.epoch_num,
+            self.state.global_step,
+            lr,
+            terms,
+            ips,
+        )
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -263,8 +304,12 @@ def _build_optimizer(cfg: schema.OptimizerConfig, scheduler, parameters: list) -
     # A float weight_decay is Paddle's coupled L2 (added to the gradient), as PaddleOCR passes its L2 factor.
     decay = cfg.regularizer.factor if cfg.regularizer is not None else None
     return paddle.optimizer.Adam(
-        learning_rate=scheduler, beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon,
-        parameters=parameters, weight_decay=decay or None,
+        learning_rate=scheduler,
+        beta1=cfg.beta1,
+        beta2=cfg.beta2,
+        epsilon=cfg.epsilon,
+        parameters=parameters,
+        weight_decay=decay or None,
     )
 
 
