@@ -8,29 +8,19 @@ import numpy as np
 import paddle
 import pytest
 
+import dataclasses
+
+from modeling_configs import STUDENT_CFG
+from modeling_configs import TEACHER_CFG as UNFROZEN_TEACHER_CFG
 from det_model.config.schema import (
-    DBHeadConfig,
     DetModelConfig,
     DistillationModelConfig,
-    LKPANConfig,
-    MobileNetV3Config,
-    ResNetVdConfig,
-    RSEFPNConfig,
 )
 from det_model.modeling import DBDetector, DBMaps, DistillationModel, build_model
 from det_model.modeling.weights import save_params
 
-STUDENT_CFG = DetModelConfig(
-    Backbone=MobileNetV3Config(scale=0.5, model_name="large", disable_se=True),
-    Neck=RSEFPNConfig(out_channels=96, shortcut=True),
-    Head=DBHeadConfig(k=50),
-)
-TEACHER_CFG = DetModelConfig(
-    Backbone=ResNetVdConfig(layers=50),
-    Neck=LKPANConfig(out_channels=256),
-    Head=DBHeadConfig(kernel_list=(7, 2, 2), k=50),
-    freeze_params=True,
-)
+# The CML teacher: frozen, as in ch_PP-OCRv3_det_cml.yml
+TEACHER_CFG = dataclasses.replace(UNFROZEN_TEACHER_CFG, freeze_params=True)
 CML_CFG = DistillationModelConfig(
     Models={"Student": STUDENT_CFG, "Student2": STUDENT_CFG, "Teacher": TEACHER_CFG}
 )

@@ -6,14 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from det_model.config.schema import (
-    DBHeadConfig,
-    DetModelConfig,
-    LKPANConfig,
-    MobileNetV3Config,
-    ResNetVdConfig,
-    RSEFPNConfig,
-)
+from modeling_configs import STUDENT_CFG, TEACHER_CFG
 from det_model.modeling import DBDetector, DBMaps, build_detector
 from det_model.modeling.backbones.mobilenet_v3 import MobileNetV3
 from det_model.modeling.backbones.resnet_vd import ResNet_vd
@@ -21,16 +14,6 @@ from det_model.modeling.build import build_backbone, build_head, build_neck
 from det_model.modeling.detector import check_input_size
 from det_model.modeling.necks.lk_pan import LKPAN
 
-STUDENT_CFG = DetModelConfig(
-    Backbone=MobileNetV3Config(scale=0.5, model_name="large", disable_se=True),
-    Neck=RSEFPNConfig(out_channels=96, shortcut=True),
-    Head=DBHeadConfig(k=50),
-)
-TEACHER_CFG = DetModelConfig(
-    Backbone=ResNetVdConfig(in_channels=3, layers=50),
-    Neck=LKPANConfig(out_channels=256),
-    Head=DBHeadConfig(kernel_list=(7, 2, 2), k=50),
-)
 SIZE = 128  # smallest convenient multiple of 32 with a >1 pixel stride-32 map
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from det_model.config.schema import DBHeadConfig, DetModelConfig, MobileNetV3Config, RSEFPNConfig
+from modeling_configs import STUDENT_CFG
 from det_model.modeling import DBDetector, DistillationModel, build_detector
 from det_model.modeling.weights import (
     apply_params,
@@ -18,9 +18,6 @@ from det_model.modeling.weights import (
     save_params,
 )
 
-STUDENT_CFG = DetModelConfig(
-    Backbone=MobileNetV3Config(scale=0.5, disable_se=True), Neck=RSEFPNConfig(), Head=DBHeadConfig()
-)
 STEM = "backbone.conv.conv.weight"
 
 
