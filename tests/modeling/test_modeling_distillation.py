@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import paddle
 import pytest
-
-import dataclasses
 
 from modeling_configs import STUDENT_CFG
 from modeling_configs import TEACHER_CFG as UNFROZEN_TEACHER_CFG
