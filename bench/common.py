@@ -199,10 +199,14 @@ def image_paths(options: BenchOptions) -> list[Path]:
 # ------------------------------------------------------------------------------------------- timing
 
 
-def interleaved(runners: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+def interleaved(runners: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                pause_s: float = 0.0) -> dict[str, list[float]]:
     """Seconds per call of each runner, alternating A, B, A, B ... so load changes hit both alike.
 
     The order within a round alternates too (A B, B A, ...), so neither side always runs on a warm cache.
+    `pause_s` (untimed) before each call lets thread pools of the previous runner go idle: Paddle's OpenMP
+    workers (libiomp5) spin for KMP_BLOCKTIME = 200 ms after each parallel region and would otherwise take
+    the cores from the next runner.
     """
     names = list(runners)
     for _ in range(warmup):
@@ -212,6 +216,8 @@ def interleaved(runners: dict[str, Callable[[], Any]], repeats: int, warmup: int
     for round_index in range(repeats):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
+            if pause_s:
+                time.sleep(pause_s)
             start = time.perf_counter()
             runners[name]()
             times[name].append(time.perf_counter() - start)

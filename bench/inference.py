@@ -25,6 +25,9 @@ from bench.common import (
 TITLE = "Inference: exported student (paddle.inference) vs onnxruntime (released model)"
 THREADS = 2
 RESIZE = (960, "max")
+# Untimed idle time before each runner's pass: longer than libiomp5's KMP_BLOCKTIME (200 ms), so Paddle's
+# spinning OpenMP workers never compete with the next runner (without it onnxruntime ran ~1.5x slower).
+PAUSE_S = 0.5
 
 
 def preprocessed_inputs(options: BenchOptions) -> list[np.ndarray]:
@@ -153,7 +156,8 @@ def run(options: BenchOptions) -> dict:
         return lambda: [runner(x) for x in inputs]
 
     repeats = options.repeats or (2 if options.quick else 10)
-    times = interleaved({name: whole_set(r) for name, r in runners.items()}, repeats=repeats, warmup=1)
+    times = interleaved({name: whole_set(r) for name, r in runners.items()}, repeats=repeats, warmup=1,
+                        pause_s=0.0 if options.quick else PAUSE_S)
     per_image = {name: [t / len(inputs) for t in values] for name, values in times.items()}
     ref_ms = median(per_image["onnxruntime, released ONNX"]) * 1e3
     for row in rows:
@@ -170,7 +174,9 @@ def run(options: BenchOptions) -> dict:
                               note="no goal in the issue"))
     shape = inputs[0].shape
     notes += [f"{len(inputs)} images, input {tuple(shape)} (960 / max), {THREADS} threads everywhere; median "
-              f"of {repeats} interleaved passes over the set after one warm-up pass.",
+              f"of {repeats} interleaved passes over the set after one warm-up pass, each pass after "
+              f"{PAUSE_S if not options.quick else 0} s idle (Paddle's OpenMP threads spin for 200 ms after "
+              "their last work and slowed the next runner when passes ran back to back).",
               "The student folder is re-made on every run: released ONNX -> `import_onnx` -> student .pdparams -> "
               "`export_model` (student recipe, `Global.export_onnx=true`)."]
     return {"title": TITLE, "figures": figures, "tables": {"runtimes": rows}, "notes": notes}

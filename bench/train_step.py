@@ -166,7 +166,10 @@ def run(options: BenchOptions) -> dict:
     notes += [
         f"Median of {rounds} interleaved rounds of {block} steps per variant, after one warm-up round; "
         "synthetic batches (normal-noise images, label maps of six bars per image) so that data loading is "
-        "excluded; paddle CPU with its default threads on the machine's cores.",
+        "excluded; paddle CPU with its defaults: one math thread per process (FLAGS_paddle_num_threads=1, "
+        "so the step uses one core; with OMP_NUM_THREADS=MKL_NUM_THREADS=FLAGS_paddle_num_threads=2 the "
+        "student step at batch 8, 320 x 320 took 3.6 s instead of 2.2 s here). To use more cores on CPU, "
+        "train data parallel: `det-model train --nproc 2` ran that recipe at 1.4 s per global step of 8.",
         "Peak RSS is the worker process's VmHWM (model, optimizer state, activations of all three variants).",
     ]
     if not options.full_size and any(SIZES[r] != FULL_SIZE for r in recipes):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -319,10 +320,26 @@ def _set_epoch(loader, epoch: int) -> None:
             obj.set_epoch(epoch)
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def idle_cores_hint(env: DistributedEnv, cores: int) -> str | None:
+    """Paddle's CPU training kernels use one core per process (more threads make a step slower), so a
+    single CPU process leaves the other cores idle; data parallel processes use them."""
+    if env.device != "cpu" or env.world_size > 1 or cores < 2:
+        return None
+    return (f"training on CPU in one process uses 1 of {cores} cores; `det-model train --nproc {cores} ...` "
+            "(with Train.loader.batch_size_per_card divided by it) trains data parallel on all of them")
+
+
 def train(cfg: DetConfig) -> TrainResult:
     """Train per `cfg` (single process, or one rank of `paddle.distributed.launch`)."""
     env = setup_device(cfg.Global)
     logger.info("device %s, world size %d, rank %d", env.device, env.world_size, env.rank)
+    hint = idle_cores_hint(env, usable_cores())
+    if hint:
+        logger.info(hint)
     set_seed(cfg.Global.seed)
     trainer = Trainer(cfg, env)
     return trainer.fit()

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from det_model.data.commands import add_data_parser
 from det_model.data.inspect_labels import inspect_label_file
@@ -135,6 +137,17 @@ def test_synth_text_lies_inside_its_box() -> None:
         mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))  # anti-aliasing fringe
         assert changed.sum() > 0 and (changed & (1 - mask)).sum() <= 0.01 * changed.sum()
     assert placed >= 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), grey=st.floats(0, 255), spread=st.floats(0, 127))
+def test_synth_text_colour_keeps_min_contrast(seed: int, grey: float, spread: float) -> None:
+    from det_model.data.sources import synth
+    rng = np.random.default_rng(seed)
+    region = np.clip(grey + rng.uniform(-spread, spread, (40, 3)), 0, 255).astype(np.uint8)
+    color = synth._contrasting_color(rng, region)
+    assert color.shape == (3,) and color.min() >= 0 and color.max() <= 255
+    assert abs(float(color.mean()) - float(region.mean())) >= synth.MIN_CONTRAST - 1e-3
 
 
 def test_inspect_counts_and_draws(tmp_path: Path) -> None:

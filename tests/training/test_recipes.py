@@ -157,3 +157,18 @@ def test_amp_bfloat16_wiring_trains_and_checkpoints_load(tiny_data, tmp_path: Pa
     model = build_model(load_config(config_path("ch_PP-OCRv3_det_student.yml")).Architecture)
     report = load_weights(model, tmp_path / level / "latest.pdparams")
     assert not report.missing and not report.shape_mismatched
+
+
+@pytest.mark.parametrize("device, world_size, cores, hinted", [
+    ("cpu", 1, 2, True), ("cpu", 1, 1, False), ("cpu", 2, 2, False), ("gpu:0", 1, 8, False),
+])
+def test_single_cpu_process_is_told_about_idle_cores(
+    device: str, world_size: int, cores: int, hinted: bool
+) -> None:
+    from det_model.training.distributed import DistributedEnv
+    from det_model.training.loop import idle_cores_hint
+
+    hint = idle_cores_hint(DistributedEnv(world_size=world_size, rank=0, device=device), cores)
+    assert (hint is not None) == hinted
+    if hinted:
+        assert f"--nproc {cores}" in hint

@@ -1,38 +1,41 @@
-"""From scratch on synthetic scene text, the PP-OCRv3 student reaches hmean >= 0.85 on held-out images.
+"""From scratch on synthetic scene text, the PP-OCRv3 student reaches hmean >= 0.85 on held-out images
+within 30 minutes on 2 CPU cores.
 
-Slow (about half an hour on 2 CPU cores): run with `make test-slow`. The recorded curve is in docs/training.md.
-A fixed step budget (not a time limit) keeps the test deterministic; its wall time is reported, not asserted.
+Slow (about half an hour): run with `make test-slow`. The recorded curves are in docs/training.md.
+Paddle's CPU training kernels use one core per process (more OpenMP threads make a step slower), so the
+recipe trains data parallel with `det-model train --nproc 2`, one process per core, 4 images per process.
+A fixed step budget (not a time limit) keeps the run deterministic; its wall time is printed and checked
+against the 30 minutes only as a report line, never as an assertion.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from det_model.config import config_path, load_config
 from det_model.data.sources.synth import generate_synthetic
-from det_model.training import train
 from det_model.training.history import read_history
 
-pytestmark = [
-    pytest.mark.slow,
-    # An open target, not a flaky test: the recorded runs reach 0.826-0.832 (docs/training.md).
-    pytest.mark.xfail(reason="open: best recorded hmean 0.83 < 0.85 (docs/training.md)", strict=False),
-]
+pytestmark = pytest.mark.slow
 
-# The recipe of docs/training.md: the student config with PaddleOCR's augmentation, a 320 crop, batch 8.
+TARGET_HMEAN = 0.85
+PROCESSES = 2
+# docs/training.md run E: the student config with PaddleOCR's augmentation, a 320 crop, global batch 8.
 SYNTHETIC_OVERRIDES = [
-    "Global.epoch_num=10",
+    "Global.epoch_num=14",
     "Global.eval_batch_step=[0, 75]",
     "Global.print_batch_step=25",
     "Global.use_gpu=false",
-    "Optimizer.lr.learning_rate=0.002",
+    "Optimizer.lr.learning_rate=0.004",
     "Optimizer.lr.warmup_epoch=1",
     "Train.dataset.transforms.3.EastRandomCropData.size=[320, 320]",
-    "Train.loader.batch_size_per_card=8",
-    "Train.loader.num_workers=2",
+    "Train.loader.batch_size_per_card=4",
+    "Train.loader.num_workers=1",
     "Eval.dataset.transforms.2.DetResizeForTest.limit_side_len=512",
     "Eval.dataset.transforms.2.DetResizeForTest.limit_type=max",
     "Eval.loader.num_workers=0",
@@ -40,6 +43,7 @@ SYNTHETIC_OVERRIDES = [
 
 
 def test_student_from_scratch_reaches_085_hmean_on_synthetic_text(tmp_path: Path) -> None:
+    start = time.monotonic()
     train_label = generate_synthetic(tmp_path / "train", 600, seed=1)
     val_label = generate_synthetic(tmp_path / "val", 60, seed=2)
     overrides = SYNTHETIC_OVERRIDES + [
@@ -49,8 +53,16 @@ def test_student_from_scratch_reaches_085_hmean_on_synthetic_text(tmp_path: Path
         f"Eval.dataset.data_dir={val_label.parent}",
         f"Eval.dataset.label_file_list=[{val_label}]",
     ]
-    result = train(load_config(config_path("ch_PP-OCRv3_det_student.yml"), overrides))
-    curve = [(r["global_step"], round(r["hmean"], 4), r["elapsed_s"])
+    run = subprocess.run(
+        [sys.executable, "-m", "det_model", "train", "--nproc", str(PROCESSES),
+         "--launch-log-dir", str(tmp_path / "log"), "-c", "ch_PP-OCRv3_det_student.yml", "-o", *overrides],
+        capture_output=True, text=True, timeout=3 * 3600,
+    )
+    minutes = (time.monotonic() - start) / 60
+    assert run.returncode == 0, run.stderr[-3000:]
+    curve = [(r["global_step"], round(r["hmean"], 4), round(r["elapsed_s"] / 60, 1))
              for r in read_history(tmp_path / "out" / "metrics.jsonl") if r["type"] == "eval"]
-    print("synthetic curve (step, hmean, seconds):", json.dumps(curve))
-    assert result.best_metrics["hmean"] >= 0.85, curve
+    print(f"synthetic curve (step, hmean, minutes): {json.dumps(curve)}; wall {minutes:.1f} min "
+          f"(issue budget 30 min on 2 cores)")
+    best = max(hmean for _, hmean, _ in curve)
+    assert best >= TARGET_HMEAN, curve

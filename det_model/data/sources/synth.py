@@ -23,6 +23,8 @@ FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaV
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 WORDS = ("OPEN", "SALE", "exit", "Hotel", "Station", "PARK", "Coffee", "STOP", "Bank", "Market", "Taxi",
          "Pharmacy", "Street", "Bus", "Welcome", "Information", "Ticket", "Tea", "Books", "Gate", "Road")
+# Minimum grey-level difference between text and the mean background under it ("clear contrast" above).
+MIN_CONTRAST = 100.0
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,17 @@ def _rotate(alpha: np.ndarray, rects: list[np.ndarray], angle: float) -> tuple[n
 
 
 def _contrasting_color(rng: np.random.Generator, region: np.ndarray) -> np.ndarray:
-    luminance = float(region.mean()) if region.size else 128.0
-    color = rng.integers(0, 256, 3).astype(np.float32)
-    target = rng.uniform(0, 50) if luminance > 128 else rng.uniform(205, 255)
-    return np.clip(color * 0.35 + target * 0.65, 0, 255).astype(np.float32)
+    """A text colour whose grey level differs from the mean of `region` (the pixels under the glyphs) by at
+    least MIN_CONTRAST: random hue, pushed towards black on light backgrounds and white on dark ones."""
+    background = float(region.mean()) if region.size else 128.0
+    extreme = 0.0 if background > 127.5 else 255.0
+    color = rng.integers(0, 256, 3).astype(np.float32) * 0.35 + rng.uniform(0, 50) * 0.65
+    if extreme:
+        color = 255.0 - color
+    shortfall = MIN_CONTRAST - abs(float(color.mean()) - background)
+    if shortfall > 0:  # blend towards the extreme just enough (the extreme itself is >= 127.5 away)
+        color += (extreme - color) * min(1.0, shortfall / max(abs(extreme - float(color.mean())), 1e-6))
+    return np.clip(color, 0, 255).astype(np.float32)
 
 
 def _overlaps(box: np.ndarray, taken: list[np.ndarray], margin: float = 4.0) -> bool:
