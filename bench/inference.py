@@ -47,8 +47,9 @@ def preprocessed_inputs(options: BenchOptions) -> list[np.ndarray]:
     return inputs
 
 
-def export_student(work: Path, with_onnx: bool) -> Path:
-    """Released ONNX -> student .pdparams -> inference folder (inference.json/.pdiparams[/.onnx])."""
+def export_student(work: Path, with_onnx: bool, with_pir: bool = False) -> Path:
+    """Released ONNX -> student .pdparams -> inference folder (inference.pdmodel, or inference.json with
+    `with_pir`, + .pdiparams[/.onnx])."""
     from det_model.config import load_config
     from det_model.export import export_model
     from det_model.modeling.onnx_import import import_onnx
@@ -61,18 +62,20 @@ def export_student(work: Path, with_onnx: bool) -> Path:
     cfg = load_config(CONFIG_DIR / "ch_PP-OCRv3_det_student.yml", [
         f"Global.pretrained_model={params}", f"Global.save_inference_dir={work / 'inference'}",
         "Global.use_gpu=false", f"Global.export_onnx={'true' if with_onnx else 'false'}",
+        f"Global.export_with_pir={'true' if with_pir else 'false'}",
     ])
     folders = export_model(cfg)
     return Path(next(iter(folders.values())))
 
 
-def export_in_subprocess(work: Path, notes: list[str]) -> Path:
+def export_in_subprocess(work: Path, notes: list[str], with_pir: bool = False) -> Path:
     """Export in a child process (a paddle2onnx failure can end the process); without ONNX if that fails."""
     errors = []
     for with_onnx in (True, False):
         try:
             answer = run_json_subprocess([sys.executable, "-m", "bench.inference", "--export-to", str(work)]
-                                         + ([] if with_onnx else ["--no-onnx"]), timeout=900)
+                                         + ([] if with_onnx else ["--no-onnx"]) + (["--pir"] if with_pir else []),
+                                         timeout=900)
             if not with_onnx:
                 notes.append("Our ONNX export failed, so it is not measured: " + errors[0])
             return Path(answer["folder"])
@@ -91,7 +94,9 @@ def paddle_runner(folder: Path, mkldnn: bool | None) -> Callable[[np.ndarray], n
         return lambda x: run_predictor(predictor, x)
     from paddle import inference
 
-    config = inference.Config(str(folder / "inference.json"), str(folder / "inference.pdiparams"))
+    from det_model.inference import model_files
+
+    config = inference.Config(*(str(path) for path in model_files(folder)))
     config.disable_gpu()
     config.set_cpu_math_library_num_threads(THREADS)
     if mkldnn:
@@ -130,9 +135,11 @@ def run(options: BenchOptions) -> dict:
     inputs = preprocessed_inputs(options)
     notes: list[str] = []
     folder = export_in_subprocess(options.work_dir / "inference_student", notes)
+    pir_folder = export_in_subprocess(options.work_dir / "inference_student_pir", notes, with_pir=True)
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = {"onnxruntime, released ONNX": ort_runner(RELEASED_ONNX)}
     if importlib.util.find_spec("det_model.inference") is not None:
         runners["paddle.inference, det-model infer settings"] = paddle_runner(folder, None)
+        runners["paddle.inference, det-model infer settings, PIR export"] = paddle_runner(pir_folder, None)
     else:
         notes.append("det_model.inference is not there yet: only raw paddle.inference configs were measured.")
     for name, mkldnn in (("paddle.inference, oneDNN on", True), ("paddle.inference, oneDNN off", False)):
@@ -155,7 +162,7 @@ def run(options: BenchOptions) -> dict:
     def whole_set(runner: Callable[[np.ndarray], np.ndarray]) -> Callable[[], None]:
         return lambda: [runner(x) for x in inputs]
 
-    repeats = options.repeats or (2 if options.quick else 10)
+    repeats = options.repeats or (2 if options.quick else 20)
     times = interleaved({name: whole_set(r) for name, r in runners.items()}, repeats=repeats, warmup=1,
                         pause_s=0.0 if options.quick else PAUSE_S)
     per_image = {name: [t / len(inputs) for t in values] for name, values in times.items()}
@@ -177,8 +184,10 @@ def run(options: BenchOptions) -> dict:
               f"of {repeats} interleaved passes over the set after one warm-up pass, each pass after "
               f"{PAUSE_S if not options.quick else 0} s idle (Paddle's OpenMP threads spin for 200 ms after "
               "their last work and slowed the next runner when passes ran back to back).",
-              "The student folder is re-made on every run: released ONNX -> `import_onnx` -> student .pdparams -> "
-              "`export_model` (student recipe, `Global.export_onnx=true`)."]
+              "The student folders are re-made on every run: released ONNX -> `import_onnx` -> student .pdparams -> "
+              "`export_model` (student recipe, `Global.export_onnx=true`): the default old-IR `inference.pdmodel`, "
+              "and with `Global.export_with_pir=true` the PIR `inference.json` (its row above; its ONNX file is "
+              "not measured, it is made from the same PIR program as the default folder's)."]
     return {"title": TITLE, "figures": figures, "tables": {"runtimes": rows}, "notes": notes}
 
 
@@ -186,5 +195,6 @@ if __name__ == "__main__":  # the export worker: python -m bench.inference --exp
     parser = argparse.ArgumentParser()
     parser.add_argument("--export-to", type=Path, required=True)
     parser.add_argument("--no-onnx", action="store_true")
+    parser.add_argument("--pir", action="store_true", help="Global.export_with_pir=true")
     args = parser.parse_args()
-    print(json.dumps({"folder": str(export_student(args.export_to, not args.no_onnx))}))
+    print(json.dumps({"folder": str(export_student(args.export_to, not args.no_onnx, args.pir))}))

@@ -1,4 +1,4 @@
-"""export: trained Model -> inference folders (inference.json/.pdiparams, and inference.onnx if possible)."""
+"""export: trained Model -> inference folders (inference.pdmodel/.pdiparams, and inference.onnx if possible)."""
 
 from typing import List
 

@@ -1,18 +1,21 @@
 """`det-model export`: inference folders that `paddle.inference` (and onnxruntime) load.
 
-PaddleOCR `tools/export_model.py` with `Global.export_with_pir: true`: each folder holds `inference.json`
-(PIR program) + `inference.pdiparams`, with input `x` of spec [None, 3, -1, -1] float32 and one output, the
-eval-mode probability map P (N, 1, H, W). Distillation configs give one folder per sub-model
-(`Student/`, `Student2/`, `Teacher/`; deploy `Student`). Also written: `inference.yml` (pre/post-processing,
-as PaddleOCR 3.x does) and, when paddle2onnx is installed and `Global.export_onnx`, `inference.onnx`.
-Every exported program is reloaded with paddle.inference and compared with the dygraph model (<= 1e-5).
-
-Paddle 3.3's old-IR export fails on DBHead's sigmoid, so only the PIR format is written.
+PaddleOCR `tools/export_model.py`: each folder holds the program + `inference.pdiparams`, with input `x` of
+spec [None, 3, -1, -1] float32 and one output, the eval-mode probability map P (N, 1, H, W). As in PaddleOCR
+3.x, `Global.export_with_pir` picks the program format: false (the default) writes the old-IR
+`inference.pdmodel` (+ `.pdiparams.info`), the format of the released PP-OCRv3 models; true writes the PIR
+`inference.json`. Both load in `paddle.inference` and `det-model infer`; the old-IR program is the faster one
+on CPU (its upsampling runs in oneDNN, see docs/benchmarks.md). Distillation configs give one folder per
+sub-model (`Student/`, `Student2/`, `Teacher/`; deploy `Student`). Also written: `inference.yml`
+(pre/post-processing, as PaddleOCR 3.x does) and, when paddle2onnx is installed and `Global.export_onnx`,
+`inference.onnx`. Every exported program is reloaded with paddle.inference and compared with the dygraph
+model (<= 1e-5).
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -97,15 +100,31 @@ def inference_yml(cfg: DetConfig, model_name: str) -> dict:
     }
 
 
-def save_inference_program(detector: nn.Layer, folder: Path) -> Path:
-    """paddle.jit.save (PIR) of the probability-map wrapper; returns the `inference.json` path."""
+PROGRAM_SUFFIXES = {True: "json", False: "pdmodel"}  # keyed by Global.export_with_pir
+
+
+def save_inference_program(detector: nn.Layer, folder: Path, with_pir: bool) -> Path:
+    """paddle.jit.save of the probability-map wrapper as a PIR (`inference.json`) or old-IR
+    (`inference.pdmodel`) program; returns the program path. A program of the other format left in `folder`
+    by an earlier export is removed, so that the folder cannot pair it with the new parameters."""
     folder.mkdir(parents=True, exist_ok=True)
     detector.eval()
     spec = paddle.static.InputSpec(shape=[None, 3, -1, -1], dtype="float32", name=INPUT_NAME)
-    paddle.jit.save(ProbabilityMap(detector), str(folder / MODEL_PREFIX), input_spec=[spec])
-    program = folder / f"{MODEL_PREFIX}.json"
+    prefix = str(folder / MODEL_PREFIX)
+    wrapper = ProbabilityMap(detector)  # built in eager mode, which jit.save requires of every layer
+    if with_pir:
+        paddle.jit.save(wrapper, prefix, input_spec=[spec])
+    else:
+        with paddle.pir_utils.OldIrGuard():
+            paddle.jit.save(wrapper, prefix, input_spec=[spec])
+    program = folder / f"{MODEL_PREFIX}.{PROGRAM_SUFFIXES[with_pir]}"
     if not program.is_file():
-        raise RuntimeError(f"paddle.jit.save wrote no {program}; is FLAGS_enable_pir_api disabled?")
+        raise RuntimeError(f"paddle.jit.save wrote no {program} (Global.export_with_pir={with_pir})")
+    other = folder / f"{MODEL_PREFIX}.{PROGRAM_SUFFIXES[not with_pir]}"
+    for stale in [other, folder / f"{MODEL_PREFIX}.pdiparams.info"] if with_pir else [other]:
+        if stale.is_file():
+            stale.unlink()
+            logger.info("%s: removed %s of an earlier export in the other format", folder, stale.name)
     return program
 
 
@@ -116,7 +135,7 @@ def check_parity(detector: nn.Layer, folder: Path) -> float:
     x = np.random.default_rng(0).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
     with paddle.no_grad():
         expected = detector(paddle.to_tensor(x)).shrink.numpy()
-    got = run_predictor(create_predictor(folder, cpu_threads=0), x)
+    got = run_predictor(create_predictor(folder, cpu_threads=0, ir_optim=False), x)
     difference = float(np.abs(got - expected).max())
     if got.shape != expected.shape or difference > PARITY_TOLERANCE:
         raise RuntimeError(
@@ -127,27 +146,36 @@ def check_parity(detector: nn.Layer, folder: Path) -> float:
     return difference
 
 
-def export_onnx(folder: Path) -> Path | None:
+def export_onnx(detector: nn.Layer, folder: Path, program: Path) -> Path | None:
     """`inference.onnx` via paddle2onnx (opset 13, no optimizer pass), checked against paddle.inference with
-    onnxruntime when installed. None (and a logged reason) when paddle2onnx is missing or fails."""
+    onnxruntime when installed. None (and a logged reason) when paddle2onnx is missing or fails.
+
+    paddle2onnx 2.x cannot convert an old-IR program's `nearest_interp_v2` (it reads the translated scale as
+    float64), so for an `inference.pdmodel` folder it converts a PIR save of the same detector instead.
+    """
     try:
         import paddle2onnx
     except ImportError:
         logger.info("paddle2onnx is not installed: no ONNX export")
         return None
     target = folder / f"{MODEL_PREFIX}.onnx"
-    try:
-        paddle2onnx.export(
-            model_filename=str(folder / f"{MODEL_PREFIX}.json"),
-            params_filename=str(folder / f"{MODEL_PREFIX}.pdiparams"),
-            save_file=str(target),
-            opset_version=ONNX_OPSET,
-            optimize_tool="None",
-        )
-    except (Exception, SystemExit) as exc:  # paddle2onnx reports failures with sys.exit(-1)
-        logger.error("%s: paddle2onnx could not convert the program (%r); no ONNX file written", folder, exc)
-        target.unlink(missing_ok=True)
-        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        if program.suffix != ".json":
+            program = save_inference_program(detector, Path(scratch), with_pir=True)
+        try:
+            paddle2onnx.export(
+                model_filename=str(program),
+                params_filename=str(program.with_suffix(".pdiparams")),
+                save_file=str(target),
+                opset_version=ONNX_OPSET,
+                optimize_tool="None",
+            )
+        except (Exception, SystemExit) as exc:  # paddle2onnx reports failures with sys.exit(-1)
+            logger.error(
+                "%s: paddle2onnx could not convert the program (%r); no ONNX file written", folder, exc
+            )
+            target.unlink(missing_ok=True)
+            return None
     if not target.is_file():
         logger.error("%s: paddle2onnx wrote no %s", folder, target.name)
         return None
@@ -168,7 +196,7 @@ def check_onnx_parity(folder: Path, onnx_path: Path) -> float | None:
     options.log_severity_level = 3  # paddle2onnx leaves unused initializers that onnxruntime warns about
     session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
-    expected = run_predictor(create_predictor(folder, cpu_threads=0), x)
+    expected = run_predictor(create_predictor(folder, cpu_threads=0, ir_optim=False), x)
     difference = float(np.abs(got - expected).max())
     if got.shape != expected.shape or difference > ONNX_PARITY_TOLERANCE:
         raise RuntimeError(
@@ -195,12 +223,12 @@ def export_model(cfg: DetConfig) -> dict[str, Path]:
     folders: dict[str, Path] = {}
     for name, detector in sub_models(model).items():
         folder = root / name if name else root
-        save_inference_program(detector, folder)
+        program = save_inference_program(detector, folder, cfg.Global.export_with_pir)
         (folder / f"{MODEL_PREFIX}.yml").write_text(
             yaml.safe_dump(inference_yml(cfg, name or "PP-OCRv3_det"), sort_keys=False)
         )
         difference = check_parity(detector, folder)
-        onnx_path = export_onnx(folder) if cfg.Global.export_onnx else None
+        onnx_path = export_onnx(detector, folder, program) if cfg.Global.export_onnx else None
         logger.info(
             "exported %s (weights %s) to %s: max |exported - dygraph| %.1e%s",
             name or "model",

@@ -61,9 +61,18 @@ def model_files(model_dir: str | Path) -> tuple[Path, Path]:
 
 
 def create_predictor(
-    model_dir: str | Path, *, cpu_threads: int = 2, enable_mkldnn: bool = False, use_gpu: bool = False
+    model_dir: str | Path,
+    *,
+    cpu_threads: int = 2,
+    enable_mkldnn: bool = False,
+    use_gpu: bool = False,
+    ir_optim: bool = True,
 ):
-    """A paddle.inference predictor for an exported detector, checked to map (N,3,H,W) -> (N,1,H,W)."""
+    """A paddle.inference predictor for an exported detector, checked to map (N,3,H,W) -> (N,1,H,W).
+
+    `ir_optim=False` runs the program as saved (no operator fusion such as folding BatchNorm into the
+    convolution, which changes float rounding): what export's parity checks compare with the dygraph model.
+    """
     from paddle import inference
 
     program, params = model_files(model_dir)
@@ -78,6 +87,9 @@ def create_predictor(
             config.enable_mkldnn()
         else:  # Paddle 3.x turns oneDNN on by default for CPU
             config.disable_mkldnn()
+    config.switch_ir_optim(ir_optim)
+    if program.suffix == ".pdmodel":  # Paddle 3.3 fails to create PIR predictors with this pass
+        config.enable_memory_optim()  # reuse intermediate buffers, as PaddleOCR's predictor does
     config.disable_glog_info()
     try:
         predictor = inference.create_predictor(config)
@@ -92,7 +104,9 @@ def create_predictor(
             raise
         # Some programs hold ops oneDNN cannot run (e.g. float64 interpolate scales in Paddle 3.3).
         logger.warning("%s: oneDNN cannot run this model (%s); using the plain CPU kernels", model_dir, exc)
-        return create_predictor(model_dir, cpu_threads=cpu_threads, enable_mkldnn=False, use_gpu=False)
+        return create_predictor(
+            model_dir, cpu_threads=cpu_threads, enable_mkldnn=False, use_gpu=False, ir_optim=ir_optim
+        )
     return predictor
 
 

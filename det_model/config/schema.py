@@ -50,7 +50,8 @@ class GlobalConfig:
     # If set, evaluate every `eval_batch_epoch` epochs instead of eval_batch_step (PaddleOCR semantics).
     eval_batch_epoch: Optional[int] = None
     calc_epoch_interval: int = 1
-    export_with_pir: bool = True
+    # PaddleOCR 3.x: false writes the old-IR inference.pdmodel, true the PIR inference.json.
+    export_with_pir: bool = False
     # (ours) Also write `<dir>/<Name>/inference.onnx` at export when paddle2onnx is installed.
     export_onnx: bool = True
 

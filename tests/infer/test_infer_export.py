@@ -1,4 +1,4 @@
-"""det-model export: PIR inference folders, parity with the dygraph model, distillation layout, ONNX."""
+"""det-model export: old-IR and PIR inference folders, parity with the dygraph model, distillation layout, ONNX."""
 
 from __future__ import annotations
 
@@ -17,20 +17,31 @@ from det_model.modeling import build_model, load_weights
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 
 
-@pytest.fixture(scope="module")
-def student_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+PROGRAMS = {False: "inference.pdmodel", True: "inference.json"}  # by Global.export_with_pir
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["old_ir", "pir"])
+def student_export(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, bool]:
+    with_pir = request.param
     tmp = tmp_path_factory.mktemp("export")
     weights = random_weights(config(STUDENT), tmp / "student.pdparams")
     folders = export_model(
-        config(STUDENT, f"Global.pretrained_model={weights}", f"Global.save_inference_dir={tmp / 'inf'}")
+        config(
+            STUDENT,
+            f"Global.pretrained_model={weights}",
+            f"Global.save_inference_dir={tmp / 'inf'}",
+            f"Global.export_with_pir={str(with_pir).lower()}",
+        )
     )
-    return tmp / "inf", weights, folders
+    return tmp / "inf", weights, folders, with_pir
 
 
-def test_student_folder_holds_pir_program_params_and_settings(student_export):
-    root, _, folders = student_export
+def test_student_folder_holds_program_params_and_settings(student_export):
+    root, _, folders, with_pir = student_export
     assert folders == {"model": root}
-    assert {p.name for p in root.iterdir()} >= {"inference.json", "inference.pdiparams", "inference.yml"}
+    files = {p.name for p in root.iterdir()}
+    assert files >= {PROGRAMS[with_pir], "inference.pdiparams", "inference.yml"}
+    assert PROGRAMS[not with_pir] not in files
     settings = yaml.safe_load((root / "inference.yml").read_text())
     cfg = config(STUDENT)
     assert settings["PostProcess"]["box_thresh"] == cfg.PostProcess.box_thresh == 0.6
@@ -39,9 +50,13 @@ def test_student_folder_holds_pir_program_params_and_settings(student_export):
     assert resize == {"limit_side_len": 960, "limit_type": "max"}
 
 
+def test_default_export_is_old_ir_like_paddleocr():
+    assert config(STUDENT).Global.export_with_pir is False
+
+
 @pytest.mark.parametrize("shape", [(1, 3, 64, 64), (3, 3, 96, 160)])  # dynamic N, H, W
 def test_exported_output_equals_dygraph(student_export, shape):
-    root, weights, _ = student_export
+    root, weights, _, _ = student_export
     model = build_model(config(STUDENT).Architecture)
     load_weights(model, weights)
     model.eval()
@@ -56,13 +71,30 @@ def test_exported_output_equals_dygraph(student_export, shape):
 def test_onnx_export_matches_paddle_inference(student_export):
     pytest.importorskip("paddle2onnx")
     onnxruntime = pytest.importorskip("onnxruntime")
-    root, _, _ = student_export
+    root, _, _, _ = student_export
     onnx_path = root / "inference.onnx"
     assert onnx_path.is_file(), "export wrote no inference.onnx (see the export log)"
     x = np.random.default_rng(4).standard_normal((2, 3, 64, 96)).astype(np.float32)
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"x": x})
     assert np.abs(got - run_predictor(create_predictor(root, cpu_threads=0), x)).max() <= 1e-5
+
+
+def test_export_in_the_other_format_replaces_the_earlier_program(tmp_path, student_export):
+    _, weights, _, _ = student_export
+    for with_pir in (True, False):
+        export_model(
+            config(
+                STUDENT,
+                f"Global.pretrained_model={weights}",
+                f"Global.save_inference_dir={tmp_path}",
+                f"Global.export_with_pir={str(with_pir).lower()}",
+                "Global.export_onnx=false",
+            )
+        )
+        files = {p.name for p in tmp_path.iterdir()}
+        assert PROGRAMS[with_pir] in files and PROGRAMS[not with_pir] not in files
+    assert "inference.pdiparams.info" in files  # written by the old-IR save
 
 
 def test_distillation_exports_one_folder_per_sub_model(tmp_path):
@@ -80,7 +112,7 @@ def test_distillation_exports_one_folder_per_sub_model(tmp_path):
     assert list(folders) == ["Student", "Student2", "Teacher"]
     for name, folder in folders.items():
         assert folder == tmp_path / "inf" / name
-        assert (folder / "inference.json").is_file() and (folder / "inference.pdiparams").is_file()
+        assert (folder / "inference.pdmodel").is_file() and (folder / "inference.pdiparams").is_file()
         assert not (folder / "inference.onnx").exists()  # Global.export_onnx=false
     # The student folder holds the student: its parameters file is far smaller than the teacher's.
     assert (folders["Student"] / "inference.pdiparams").stat().st_size < (
@@ -97,7 +129,38 @@ def test_distillation_exports_one_folder_per_sub_model(tmp_path):
     ],
 )
 def test_export_refuses_incomplete_settings(tmp_path, student_export, overrides, error, match):
-    _, weights, _ = student_export
+    _, weights, _, _ = student_export
     values = {"out": tmp_path / "out", "weights": weights, "missing": tmp_path / "missing"}
     with pytest.raises(error, match=match):
         export_model(config(STUDENT, *(o.format(**values) for o in overrides)))
+
+
+def old_ir_ops(program_prefix: Path) -> list:
+    """The operators of an old-IR inference program, in order."""
+    paddle.enable_static()
+    try:
+        with paddle.pir_utils.OldIrGuard():
+            program, _, _ = paddle.static.load_inference_model(
+                str(program_prefix), paddle.static.Executor(paddle.CPUPlace())
+            )
+            return list(program.global_block().ops)
+    finally:
+        paddle.disable_static()
+
+
+def test_old_ir_program_has_the_forms_paddle_inference_fuses(student_export):
+    """Upsampling as nearest_interp_v2 (oneDNN resampling) and the head's transposed-convolution biases as
+    elementwise_add(axis=1) on the [C] parameter (folded into the deconvolution with the BatchNorm after it)."""
+    root, _, _, with_pir = student_export
+    if with_pir:
+        pytest.skip("old-IR program forms")
+    ops = old_ir_ops(root / "inference")
+    types = [op.type for op in ops]
+    assert types.count("nearest_interp_v2") == 6  # 3 top-down + the x8, x4, x2 before the concat
+    assert types.count("conv2d_transpose") == 2 and types[-2:] == ["sigmoid", "fetch"]
+    for i, op in enumerate(ops):
+        if op.type == "conv2d_transpose":
+            bias_add = ops[i + 1]
+            assert bias_add.type == "elementwise_add" and bias_add.attr("axis") == 1
+            assert bias_add.input("X") == op.output("Output")
+            assert bias_add.input("Y")[0].endswith(".b_0")  # the parameter itself, not a reshape of it

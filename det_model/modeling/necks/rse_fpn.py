@@ -14,6 +14,7 @@ from paddle import ParamAttr, nn
 from paddle.nn.initializer import KaimingUniform
 
 from det_model.modeling.backbones.mobilenet_v3 import SEModule
+from det_model.modeling.old_ir import in_old_ir_program
 
 PYRAMID_LEVELS = 4
 
@@ -21,10 +22,12 @@ PYRAMID_LEVELS = 4
 def upsample_nearest(x: paddle.Tensor, scale: int) -> paddle.Tensor:
     """Nearest-neighbour upsampling by an integer factor (PaddleOCR's `F.upsample(mode="nearest")`).
 
-    In exported (static) programs it is a broadcast + reshape: Paddle 3.3 stores interpolate's scale_factor
-    as float64, which paddle2onnx and oneDNN reject. The two forms give bit-identical results.
+    Eager mode and old-IR programs (`inference.pdmodel`) use `interpolate` (one `nearest_interp_v2` op, which
+    oneDNN runs). PIR programs (`inference.json`, also the source of the ONNX export) get a broadcast +
+    reshape: Paddle 3.3 stores interpolate's scale as float64 there, which oneDNN and paddle2onnx reject.
+    The two forms give bit-identical results.
     """
-    if paddle.in_dynamic_mode():
+    if paddle.in_dynamic_mode() or in_old_ir_program():
         return F.interpolate(x, scale_factor=scale, mode="nearest")
     shape = paddle.shape(x)
     n, c, h, w = shape[0], shape[1], shape[2], shape[3]

@@ -1,0 +1,44 @@
+"""Operator forms for old-IR programs (`inference.pdmodel`, `Global.export_with_pir: false`).
+
+`det-model export` traces the eval-mode network into an old-IR program under `paddle.pir_utils.OldIrGuard`.
+Paddle 3.3 builds some operators there in forms that fail or that Paddle Inference's oneDNN fusion passes do
+not recognise; the helpers below append the classic operators instead. Eager mode (training, evaluation) and
+PIR programs use the plain Paddle calls, so only the exported old-IR graph differs, never the numbers beyond
+float rounding.
+"""
+
+from __future__ import annotations
+
+import paddle
+import paddle.nn.functional as F
+from paddle.base.layer_helper import LayerHelper
+from paddle.framework import in_pir_mode
+
+
+def in_old_ir_program() -> bool:
+    """True while an old-IR static program is being built (not eager, not PIR)."""
+    return not paddle.in_dynamic_mode() and not in_pir_mode()
+
+
+def _append_op(op_type: str, inputs: dict, x: paddle.Tensor, attrs: dict | None = None) -> paddle.Tensor:
+    helper = LayerHelper(op_type)
+    out = helper.create_variable_for_type_inference(x.dtype)
+    helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs or {})
+    return out
+
+
+def sigmoid(x: paddle.Tensor) -> paddle.Tensor:
+    """F.sigmoid; in old-IR programs the `sigmoid` op appended directly (Paddle 3.3 binds F.sigmoid to
+    PIR-only operators, so the old-IR trace fails on it)."""
+    if not in_old_ir_program():
+        return F.sigmoid(x)
+    return _append_op("sigmoid", {"X": x}, x)
+
+
+def add_channel_bias(x: paddle.Tensor, bias: paddle.Tensor) -> paddle.Tensor:
+    """x + bias[None, :, None, None]; in old-IR programs one `elementwise_add(axis=1)` with the [C] parameter,
+    the form Paddle Inference folds into the preceding (transposed) convolution, and a BatchNorm after it.
+    (Paddle 3.3's conv layers write `reshape2` + `elementwise_add(axis=-1)`, which those passes skip.)"""
+    if not in_old_ir_program():
+        return x + bias.reshape([1, -1, 1, 1])
+    return _append_op("elementwise_add", {"X": x, "Y": bias}, x, {"axis": 1})
