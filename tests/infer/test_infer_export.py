@@ -148,12 +148,11 @@ def old_ir_ops(program_prefix: Path) -> list:
         paddle.disable_static()
 
 
+@pytest.mark.parametrize("student_export", [False], ids=["old_ir"], indirect=True)
 def test_old_ir_program_has_the_forms_paddle_inference_fuses(student_export):
     """Upsampling as nearest_interp_v2 (oneDNN resampling) and the head's transposed-convolution biases as
     elementwise_add(axis=1) on the [C] parameter (folded into the deconvolution with the BatchNorm after it)."""
-    root, _, _, with_pir = student_export
-    if with_pir:
-        pytest.skip("old-IR program forms")
+    root, _, _, _ = student_export
     ops = old_ir_ops(root / "inference")
     types = [op.type for op in ops]
     assert types.count("nearest_interp_v2") == 6  # 3 top-down + the x8, x4, x2 before the concat

@@ -115,9 +115,10 @@ def _contrasting_color(rng: np.random.Generator, region: np.ndarray) -> np.ndarr
     """A text colour whose grey level differs from the mean of `region` (the pixels under the glyphs) by at
     least MIN_CONTRAST: random hue, pushed towards black on light backgrounds and white on dark ones."""
     background = float(region.mean()) if region.size else 128.0
-    extreme = 0.0 if background > 127.5 else 255.0
+    dark_text = background > 127.5
+    extreme = 0.0 if dark_text else 255.0
     color = rng.integers(0, 256, 3).astype(np.float32) * 0.35 + rng.uniform(0, 50) * 0.65
-    if extreme:
+    if not dark_text:
         color = 255.0 - color
     shortfall = MIN_CONTRAST - abs(float(color.mean()) - background)
     if shortfall > 0:  # blend towards the extreme just enough (the extreme itself is >= 127.5 away)
