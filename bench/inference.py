@@ -166,24 +166,32 @@ def run(options: BenchOptions) -> dict:
     times = interleaved({name: whole_set(r) for name, r in runners.items()}, repeats=repeats, warmup=1,
                         pause_s=0.0 if options.quick else PAUSE_S)
     per_image = {name: [t / len(inputs) for t in values] for name, values in times.items()}
-    ref_ms = median(per_image["onnxruntime, released ONNX"]) * 1e3
+    baseline = per_image["onnxruntime, released ONNX"]
+    ref_ms, ref_fastest_ms = median(baseline) * 1e3, min(baseline) * 1e3
     for row in rows:
         values = per_image[row["runtime"]]
         row.update({"ms/image (median)": round(median(values) * 1e3, 2), "min-max": spread(values),
-                    "ratio vs released ORT": round(median(values) * 1e3 / ref_ms, 3)})
+                    "ratio vs released ORT (fastest passes)": round(min(values) * 1e3 / ref_fastest_ms, 3),
+                    "ratio vs released ORT (medians)": round(median(values) * 1e3 / ref_ms, 3)})
     figures = []
     primary = next((n for n in runners if "det-model infer" in n), "paddle.inference, oneDNN off")
-    figures.append(Figure(f"student network time, {primary} ({THREADS} threads)",
-                          median(per_image[primary]) * 1e3, ref_ms, "ms/image", "<= 1.0"))
+    figures.append(Figure(f"student network time, {primary} ({THREADS} threads), fastest of {repeats} passes",
+                          min(per_image[primary]) * 1e3, ref_fastest_ms, "ms/image", "<= 1.0"))
+    figures.append(Figure(f"student network time, {primary}, median of {repeats} passes",
+                          median(per_image[primary]) * 1e3, ref_ms, "ms/image", "",
+                          note="the same goal on medians; noisier, see the notes"))
     if "onnxruntime, our ONNX export" in per_image:
-        figures.append(Figure("student network time, onnxruntime on our ONNX export",
-                              median(per_image["onnxruntime, our ONNX export"]) * 1e3, ref_ms, "ms/image", "",
+        figures.append(Figure(f"student network time, onnxruntime on our ONNX export, fastest of {repeats} passes",
+                              min(per_image["onnxruntime, our ONNX export"]) * 1e3, ref_fastest_ms, "ms/image", "",
                               note="no goal in the issue"))
     shape = inputs[0].shape
-    notes += [f"{len(inputs)} images, input {tuple(shape)} (960 / max), {THREADS} threads everywhere; median "
-              f"of {repeats} interleaved passes over the set after one warm-up pass, each pass after "
+    notes += [f"{len(inputs)} images, input {tuple(shape)} (960 / max), {THREADS} threads everywhere; "
+              f"{repeats} interleaved passes over the set after one warm-up pass, each pass after "
               f"{PAUSE_S if not options.quick else 0} s idle (Paddle's OpenMP threads spin for 200 ms after "
               "their last work and slowed the next runner when passes ran back to back).",
+              "The goal is judged on each runtime's fastest pass: on this shared VM onnxruntime's passes are "
+              "bimodal (some 1.5-1.8x its fastest, also alone in a process without paddle), which makes the "
+              "ratio of medians swing in paddle's favour; the fastest passes compare both at their best.",
               "The student folders are re-made on every run: released ONNX -> `import_onnx` -> student .pdparams -> "
               "`export_model` (student recipe, `Global.export_onnx=true`): the default old-IR `inference.pdmodel`, "
               "and with `Global.export_with_pir=true` the PIR `inference.json` (its row above; exported without ONNX, "

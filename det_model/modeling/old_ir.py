@@ -42,3 +42,20 @@ def add_channel_bias(x: paddle.Tensor, bias: paddle.Tensor) -> paddle.Tensor:
     if not in_old_ir_program():
         return x + bias.reshape([1, -1, 1, 1])
     return _append_op("elementwise_add", {"X": x, "Y": bias}, x, {"axis": 1})
+
+
+def pointwise_conv(conv: paddle.nn.Conv2D, x: paddle.Tensor) -> paddle.Tensor:
+    """conv(x) for a 1x1, stride-1, unpadded, ungrouped conv with bias; in old-IR programs with the bias as
+    `add_channel_bias`, so that oneDNN runs bias (and a following activation) inside the convolution."""
+    if not in_old_ir_program() or conv.bias is None:
+        return conv(x)
+    if conv._kernel_size != [1, 1] or conv._stride != [1, 1] or conv._groups != 1 or conv._padding not in (0, [0, 0]):
+        raise ValueError(f"pointwise_conv needs a plain 1x1 convolution, got {conv}")
+    return add_channel_bias(F.conv2d(x, conv.weight), conv.bias)
+
+
+def pixel_shuffle(x: paddle.Tensor, factor: int) -> paddle.Tensor:
+    """F.pixel_shuffle (depth-to-space, NCHW); in old-IR programs the `pixel_shuffle` op appended directly."""
+    if not in_old_ir_program():
+        return F.pixel_shuffle(x, factor)
+    return _append_op("pixel_shuffle", {"X": x}, x, {"upscale_factor": factor, "data_format": "NCHW"})

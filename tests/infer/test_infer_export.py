@@ -13,6 +13,7 @@ from infer_fixtures import config, random_weights
 from det_model.export import export_model
 from det_model.inference import create_predictor, run_predictor
 from det_model.modeling import build_model, load_weights
+from det_model.modeling.backbones.mobilenet_v3 import ResidualUnit
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 
@@ -150,16 +151,24 @@ def old_ir_ops(program_prefix: Path) -> list:
 
 @pytest.mark.parametrize("student_export", [False], ids=["old_ir"], indirect=True)
 def test_old_ir_program_has_the_forms_paddle_inference_fuses(student_export):
-    """Upsampling as nearest_interp_v2 (oneDNN resampling) and the head's transposed-convolution biases as
-    elementwise_add(axis=1) on the [C] parameter (folded into the deconvolution with the BatchNorm after it)."""
+    """Upsampling as nearest_interp_v2 (oneDNN resampling); every conv bias as elementwise_add(axis=1) on the
+    [C] parameter right after its conv2d (fused into it); the RSE residual as one multiply by (1 + SE); the
+    head tail as DeployHead's two 1x1 convolutions, sigmoid and depth-to-space (no transposed convolution)."""
     root, _, _, _ = student_export
     ops = old_ir_ops(root / "inference")
     types = [op.type for op in ops]
     assert types.count("nearest_interp_v2") == 6  # 3 top-down + the x8, x4, x2 before the concat
-    assert types.count("conv2d_transpose") == 2 and types[-2:] == ["sigmoid", "fetch"]
-    for i, op in enumerate(ops):
-        if op.type == "conv2d_transpose":
-            bias_add = ops[i + 1]
-            assert bias_add.type == "elementwise_add" and bias_add.attr("axis") == 1
-            assert bias_add.input("X") == op.output("Output")
-            assert bias_add.input("Y")[0].endswith(".b_0")  # the parameter itself, not a reshape of it
+    assert "conv2d_transpose" not in types and "reshape2" not in types
+    assert types[-8:] == ["conv2d", "elementwise_add", "relu", "conv2d", "elementwise_add", "sigmoid",
+                          "pixel_shuffle", "fetch"]
+    assert ops[-2].attr("upscale_factor") == 4
+    produced_by = {name: op for op in ops for name in op.output_arg_names}
+    parameter_adds = [op for op in ops if op.type == "elementwise_add" and op.input("Y")[0] not in produced_by]
+    assert len(parameter_adds) == 2 * 8 + 2  # the 8 RSE SE blocks' two 1x1 convs + DeployHead's two
+    for add in parameter_adds:
+        assert add.attr("axis") == 1 and produced_by[add.input("X")[0]].type == "conv2d"
+    feature_adds = [op for op in ops if op.type == "elementwise_add" and op not in parameter_adds]
+    backbone = build_model(config(STUDENT).Architecture).backbone
+    shortcuts = sum(isinstance(layer, ResidualUnit) and layer.use_shortcut for layer in backbone.sublayers())
+    assert shortcuts > 0 and len(feature_adds) == shortcuts + 3  # + the FPN top-down sums; RSE: x * (1 + SE)
+    assert types.count("elementwise_mul") == 8 and types.count("scale") == 8

@@ -14,6 +14,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from det_model.modeling.old_ir import pointwise_conv
+
 SUPPORTED_SCALES = (0.35, 0.5, 0.75, 1.0, 1.25)
 ACTIVATIONS = ("relu", "hardswish")
 
@@ -114,10 +116,13 @@ class SEModule(nn.Layer):
         self.conv1 = nn.Conv2D(channels, channels // reduction, 1)
         self.conv2 = nn.Conv2D(channels // reduction, channels, 1)
 
+    def attention(self, x: paddle.Tensor) -> paddle.Tensor:
+        """hardsigmoid(W2 relu(W1 avgpool(x))), (N, C, 1, 1)."""
+        hidden = F.relu(pointwise_conv(self.conv1, self.avg_pool(x)))
+        return F.hardsigmoid(pointwise_conv(self.conv2, hidden), slope=0.2, offset=0.5)
+
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        attention = F.relu(self.conv1(self.avg_pool(x)))
-        attention = F.hardsigmoid(self.conv2(attention), slope=0.2, offset=0.5)
-        return x * attention
+        return x * self.attention(x)
 
 
 class ResidualUnit(nn.Layer):

@@ -70,7 +70,11 @@ class RSELayer(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.in_conv(x)
-        return x + self.se_block(x) if self.shortcut else self.se_block(x)
+        if not self.shortcut:
+            return self.se_block(x)
+        if in_old_ir_program():  # one multiply over the map instead of a multiply and an add
+            return x * (self.se_block.attention(x) + 1.0)
+        return x + self.se_block(x)
 
 
 class RSEFPN(nn.Layer):
