@@ -49,7 +49,8 @@ def pointwise_conv(conv: paddle.nn.Conv2D, x: paddle.Tensor) -> paddle.Tensor:
     `add_channel_bias`, so that oneDNN runs bias (and a following activation) inside the convolution."""
     if not in_old_ir_program() or conv.bias is None:
         return conv(x)
-    if conv._kernel_size != [1, 1] or conv._stride != [1, 1] or conv._groups != 1 or conv._padding not in (0, [0, 0]):
+    plain = conv._kernel_size == [1, 1] and conv._stride == [1, 1] and conv._groups == 1
+    if not plain or conv._padding not in (0, [0, 0]):
         raise ValueError(f"pointwise_conv needs a plain 1x1 convolution, got {conv}")
     return add_channel_bias(F.conv2d(x, conv.weight), conv.bias)
 

@@ -163,11 +163,12 @@ def test_old_ir_program_has_the_forms_paddle_inference_fuses(student_export):
                           "pixel_shuffle", "fetch"]
     assert ops[-2].attr("upscale_factor") == 4
     produced_by = {name: op for op in ops for name in op.output_arg_names}
-    parameter_adds = [op for op in ops if op.type == "elementwise_add" and op.input("Y")[0] not in produced_by]
+    adds = [op for op in ops if op.type == "elementwise_add"]
+    parameter_adds = [op for op in adds if op.input("Y")[0] not in produced_by]
     assert len(parameter_adds) == 2 * 8 + 2  # the 8 RSE SE blocks' two 1x1 convs + DeployHead's two
     for add in parameter_adds:
         assert add.attr("axis") == 1 and produced_by[add.input("X")[0]].type == "conv2d"
-    feature_adds = [op for op in ops if op.type == "elementwise_add" and op not in parameter_adds]
+    feature_adds = [op for op in adds if op not in parameter_adds]
     backbone = build_model(config(STUDENT).Architecture).backbone
     shortcuts = sum(isinstance(layer, ResidualUnit) and layer.use_shortcut for layer in backbone.sublayers())
     assert shortcuts > 0 and len(feature_adds) == shortcuts + 3  # + the FPN top-down sums; RSE: x * (1 + SE)

@@ -10,7 +10,7 @@ from det_model.modeling.heads.db_head import DeployHead, Head
 
 
 def trained_like_head(in_channels: int, kernel_list: tuple[int, int, int], seed: int) -> Head:
-    """A Head in eval mode with random weights and non-trivial BatchNorm statistics (the fold must use them)."""
+    """A Head in eval mode with random weights and non-trivial BatchNorm statistics (the fold uses them)."""
     paddle.seed(seed)
     rng = np.random.default_rng(seed)
     head = Head(in_channels, kernel_list)

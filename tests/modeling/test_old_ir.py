@@ -7,7 +7,13 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from det_model.modeling.old_ir import add_channel_bias, in_old_ir_program, pixel_shuffle, pointwise_conv, sigmoid
+from det_model.modeling.old_ir import (
+    add_channel_bias,
+    in_old_ir_program,
+    pixel_shuffle,
+    pointwise_conv,
+    sigmoid,
+)
 
 
 def test_eager_forms_equal_the_plain_operators():

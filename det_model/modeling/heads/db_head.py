@@ -93,7 +93,8 @@ def _batch_norm_affine(bn: nn.BatchNorm) -> tuple[np.ndarray, np.ndarray]:
 
 def _constant(layer: nn.Layer, name: str, value: np.ndarray) -> paddle.Tensor:
     """A frozen float32 parameter of `layer` holding `value` (saved with the exported program)."""
-    parameter = layer.create_parameter(list(value.shape), default_initializer=Assign(value.astype(np.float32)))
+    initializer = Assign(value.astype(np.float32))
+    parameter = layer.create_parameter(list(value.shape), default_initializer=initializer)
     parameter.stop_gradient = True
     layer.add_parameter(name, parameter)
     return parameter
@@ -130,7 +131,8 @@ class DeployHead(nn.Layer):
         out_weight = np.zeros((s * s, s * s, s, s, channels), np.float32)  # (row, col, i, j, c)
         for i, j, k, l in np.ndindex(s, s, s, s):
             out_weight[s * i + k, s * j + l, i, j] = w3[:, 0, k, l]
-        self.hidden_weight = _constant(self, "hidden_weight", hidden_weight.reshape(s * s * channels, -1, 1, 1))
+        hidden_weight = hidden_weight.reshape(s * s * channels, -1, 1, 1)
+        self.hidden_weight = _constant(self, "hidden_weight", hidden_weight)
         self.hidden_bias = _constant(self, "hidden_bias", hidden_bias)
         self.out_weight = _constant(self, "out_weight", out_weight.reshape(s**4, s * s * channels, 1, 1))
         self.out_bias = _constant(self, "out_bias", np.repeat(head.conv3.bias.numpy(), s**4))
