@@ -2,7 +2,8 @@
 `export_model`) through `paddle.inference` on CPU, 2 threads, vs onnxruntime running the released
 `ch_PP-OCRv3_det_infer.onnx`, on the same pre-processed sample images at 960 / max. Also our ONNX export
 under onnxruntime. Network time only (the same input tensors for every runtime); pre/post-processing are
-sections 2 and 3. Goal: paddle.inference / onnxruntime(released) <= 1.0.
+sections 2 and 3. Goal: paddle.inference / onnxruntime(released) <= 1.0, judged on each runtime's fastest
+pass (the notes say why).
 """
 
 from __future__ import annotations
