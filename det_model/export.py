@@ -113,15 +113,15 @@ def inference_yml(cfg: DetConfig, model_name: str) -> dict:
 PROGRAM_SUFFIXES = {True: "json", False: "pdmodel"}  # keyed by Global.export_with_pir
 
 
-def save_inference_program(detector: nn.Layer, folder: Path, with_pir: bool) -> Path:
-    """paddle.jit.save of the probability-map wrapper as a PIR (`inference.json`) or old-IR
-    (`inference.pdmodel`) program; returns the program path. A program of the other format left in `folder`
-    by an earlier export is removed, so that the folder cannot pair it with the new parameters."""
+def save_inference_program(wrapper: ProbabilityMap, folder: Path, with_pir: bool) -> Path:
+    """paddle.jit.save of the probability-map wrapper (built in eager mode, as jit.save requires of every
+    layer) as a PIR (`inference.json`) or old-IR (`inference.pdmodel`) program; returns the program path.
+    A program of the other format left in `folder` by an earlier export is removed, so that the folder
+    cannot pair it with the new parameters."""
     folder.mkdir(parents=True, exist_ok=True)
-    detector.eval()
+    wrapper.eval()
     spec = paddle.static.InputSpec(shape=[None, 3, -1, -1], dtype="float32", name=INPUT_NAME)
     prefix = str(folder / MODEL_PREFIX)
-    wrapper = ProbabilityMap(detector)  # built in eager mode, which jit.save requires of every layer
     if with_pir:
         paddle.jit.save(wrapper, prefix, input_spec=[spec])
     else:
@@ -138,18 +138,17 @@ def save_inference_program(detector: nn.Layer, folder: Path, with_pir: bool) -> 
     return program
 
 
-def check_parity(detector: nn.Layer, folder: Path) -> float:
+def check_parity(detector: nn.Layer, wrapper: ProbabilityMap, folder: Path) -> float:
     """Max |P_exported - P_dygraph| on a fixed random input. RuntimeError when the program differs from the
-    eager export wrapper it was traced from by more than PARITY_TOLERANCE, or the wrapper (DeployHead) from
-    the detector by more than DEPLOY_TOLERANCE."""
+    eager `wrapper` it was traced from by more than PARITY_TOLERANCE, or from the training-form `detector`
+    by more than DEPLOY_TOLERANCE."""
     from det_model.inference import create_predictor, run_predictor
 
     x = np.random.default_rng(0).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
     with paddle.no_grad():
         expected = detector(paddle.to_tensor(x)).shrink.numpy()
-        traced = ProbabilityMap(detector)(paddle.to_tensor(x)).numpy()
+        traced = wrapper(paddle.to_tensor(x)).numpy()
     got = run_predictor(create_predictor(folder, cpu_threads=0, ir_optim=False), x)
-    differences = {}
     for what, reference, tolerance in (
         ("the dygraph export wrapper", traced, PARITY_TOLERANCE),
         ("the dygraph model", expected, DEPLOY_TOLERANCE),
@@ -160,16 +159,15 @@ def check_parity(detector: nn.Layer, folder: Path) -> float:
                 f"{folder}: exported model disagrees with {what} "
                 f"(shape {got.shape} vs {reference.shape}, max difference {difference:.2e} > {tolerance})"
             )
-        differences[what] = difference
-    return differences["the dygraph model"]
+    return difference  # against the dygraph model, the last one checked
 
 
-def export_onnx(detector: nn.Layer, folder: Path, program: Path) -> Path | None:
+def export_onnx(wrapper: ProbabilityMap, folder: Path, program: Path) -> Path | None:
     """`inference.onnx` via paddle2onnx (opset 13, no optimizer pass), checked against paddle.inference with
     onnxruntime when installed. None (and a logged reason) when paddle2onnx is missing or fails.
 
     paddle2onnx 2.x cannot convert an old-IR program's `nearest_interp_v2` (it reads the translated scale as
-    float64), so for an `inference.pdmodel` folder it converts a PIR save of the same detector instead.
+    float64), so for an `inference.pdmodel` folder it converts a PIR save of the same wrapper instead.
     """
     try:
         import paddle2onnx
@@ -179,7 +177,7 @@ def export_onnx(detector: nn.Layer, folder: Path, program: Path) -> Path | None:
     target = folder / f"{MODEL_PREFIX}.onnx"
     with tempfile.TemporaryDirectory() as scratch:
         if program.suffix != ".json":
-            program = save_inference_program(detector, Path(scratch), with_pir=True)
+            program = save_inference_program(wrapper, Path(scratch), with_pir=True)
         try:
             paddle2onnx.export(
                 model_filename=str(program),
@@ -241,12 +239,13 @@ def export_model(cfg: DetConfig) -> dict[str, Path]:
     folders: dict[str, Path] = {}
     for name, detector in sub_models(model).items():
         folder = root / name if name else root
-        program = save_inference_program(detector, folder, cfg.Global.export_with_pir)
+        wrapper = ProbabilityMap(detector)
+        program = save_inference_program(wrapper, folder, cfg.Global.export_with_pir)
         (folder / f"{MODEL_PREFIX}.yml").write_text(
             yaml.safe_dump(inference_yml(cfg, name or "PP-OCRv3_det"), sort_keys=False)
         )
-        difference = check_parity(detector, folder)
-        onnx_path = export_onnx(detector, folder, program) if cfg.Global.export_onnx else None
+        difference = check_parity(detector, wrapper, folder)
+        onnx_path = export_onnx(wrapper, folder, program) if cfg.Global.export_onnx else None
         logger.info(
             "exported %s (weights %s) to %s: max |exported - dygraph| %.1e%s",
             name or "model",

@@ -37,7 +37,7 @@ def sigmoid(x: paddle.Tensor) -> paddle.Tensor:
 
 def add_channel_bias(x: paddle.Tensor, bias: paddle.Tensor) -> paddle.Tensor:
     """x + bias[None, :, None, None]; in old-IR programs one `elementwise_add(axis=1)` with the [C] parameter,
-    the form Paddle Inference folds into the preceding (transposed) convolution, and a BatchNorm after it.
+    the form Paddle Inference folds into the preceding convolution (with an activation after it).
     (Paddle 3.3's conv layers write `reshape2` + `elementwise_add(axis=-1)`, which those passes skip.)"""
     if not in_old_ir_program():
         return x + bias.reshape([1, -1, 1, 1])
