@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -37,7 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def compile_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--image", default=BASE_IMAGE, help=f"image of every task (default {BASE_IMAGE})")
+        p.add_argument(
+            "--image",
+            default=BASE_IMAGE,
+            help=f"image of every task: <registry>/<name>:<tag> or @sha256:<digest> (default {BASE_IMAGE}, "
+            "local only: upload and run refuse an image without a registry)",
+        )
+        p.add_argument("--image-pull-policy", default="IfNotPresent", choices=("IfNotPresent", "Always", "Never"))
+        p.add_argument(
+            "--gpus",
+            type=int,
+            dest="static_gpus",
+            metavar="N",
+            help="fix the training GPU count at compile time (KFP backends < 2.4 ignore a count from a parameter)",
+        )
         p.add_argument("--data-version", help="pin the data: caches fetch under this version")
         p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
         p.add_argument(
@@ -56,26 +70,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
 
+    def cluster_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", required=True, help="KFP API (the Kubeflow gateway, or a port-forward)")
+        p.add_argument("--namespace", help="profile namespace (multi-user Kubeflow)")
+        p.add_argument("--token", default=os.environ.get("KFP_TOKEN", ""), help="bearer token (env KFP_TOKEN)")
+        p.add_argument(
+            "--cookies", default=os.environ.get("KFP_COOKIES", ""), help="session cookie(s) (env KFP_COOKIES)"
+        )
+        p.add_argument("--sa-token-path", default="", help="in-cluster: projected ServiceAccount token file")
+
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
-    p.add_argument("--host", required=True)
-    p.add_argument("--namespace")
+    cluster_options(p)
     p.add_argument("--name", default="ppocrv3-det")
     p.add_argument("--version", help="version name (default: UTC timestamp)")
     compile_options(p)
 
-    p = sub.add_parser("run", help="start a run on a KFP cluster")
-    p.add_argument("--host", required=True)
-    p.add_argument("--namespace")
+    p = sub.add_parser("run", help="upload this pipeline as a new version and start it (or start --version-id)")
+    cluster_options(p)
+    p.add_argument("--name", default="ppocrv3-det", help="the pipeline the run belongs to")
+    p.add_argument("--version", help="version name when uploading (default: UTC timestamp)")
+    p.add_argument("--version-id", help="start this uploaded version instead of uploading one")
     p.add_argument("--experiment", default="ppocrv3-det")
     p.add_argument("--run-name")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
-    p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
+    p.add_argument("--no-cache", action="store_true", help="upload a version with caching off for every task")
     compile_options(p)
 
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--host", help="KFP host, for remote run ids")
     p.add_argument("--namespace")
+    p.add_argument("--token", default=os.environ.get("KFP_TOKEN", ""))
+    p.add_argument("--cookies", default=os.environ.get("KFP_COOKIES", ""))
+    p.add_argument("--sa-token-path", default="")
     p.add_argument("--results-uri", default="", help="where remote runs' evaluate step put results")
     p.add_argument("--out", type=Path, default=Path("local_outputs/compare"))
     return parser
@@ -91,6 +118,8 @@ def compile_pipeline(args: argparse.Namespace, output: Path) -> Path:
         data_version=args.data_version,
         node_selector=dict(args.node_selector),
         tolerations=args.toleration,
+        image_pull_policy=args.image_pull_policy,
+        static_gpus=args.static_gpus,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))
@@ -110,31 +139,40 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
 
 
+def auth_of(args: argparse.Namespace) -> "remote.Auth":
+    from pipelines import remote
+
+    return remote.Auth(token=args.token, cookies=args.cookies, sa_token_path=args.sa_token_path)
+
+
 def cmd_remote(args: argparse.Namespace) -> None:
     from pipelines import remote
     from pipelines.params import defaults, parse_sets
     from pipelines.pipeline import build_pipeline
 
-    client = remote.make_client(args.host, args.namespace)
-    with tempfile.TemporaryDirectory() as tmp:
-        package = compile_pipeline(args, Path(tmp) / "ppocrv3_det.yaml")
-        if args.command == "upload":
-            pipeline_id, version_id = remote.upload(client, package, args.name, args.version)
-            print(
-                f"pipeline {pipeline_id}" + (f" version {version_id}" if version_id else " (first version)")
-            )
-            return
-        pipeline = build_pipeline(data_version=args.data_version)
-        arguments = {**defaults(pipeline), **parse_sets(pipeline, args.sets)}
-        run_id = remote.submit(
-            client,
-            package,
-            arguments,
-            args.experiment,
-            args.run_name,
-            enable_caching=False if args.no_cache else None,
-        )
-        print(f"run {run_id} started in experiment {args.experiment}")
+    pipeline = build_pipeline(data_version=args.data_version, static_gpus=args.static_gpus)
+    arguments = {**defaults(pipeline), **parse_sets(pipeline, getattr(args, "sets", []))}
+    problem = remote.results_uri_problem(arguments.get("results_uri", ""), args.namespace)
+    if problem:
+        raise ValueError(problem)
+    client = remote.make_client(args.host, args.namespace, auth_of(args))
+    if getattr(args, "version_id", None):
+        pipeline_id, version_id = remote.find_pipeline(client, args.name, args.namespace), args.version_id
+        if pipeline_id is None:
+            raise ValueError(f"no pipeline named {args.name!r} in namespace {args.namespace!r}")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            package = compile_pipeline(args, Path(tmp) / "ppocrv3_det.yaml")
+            if getattr(args, "no_cache", False):
+                remote.disable_caching(package)
+            pipeline_id, version_id = remote.upload(client, package, args.name, args.version, args.namespace)
+        print(f"pipeline {pipeline_id} version {version_id}")
+    if args.command == "upload":
+        return
+    run_id = remote.start_version(
+        client, pipeline_id, version_id, arguments, args.experiment, args.namespace, args.run_name
+    )
+    print(f"run {run_id} of version {version_id} started in experiment {args.experiment}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -150,7 +188,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         if client is None:
             from pipelines.remote import make_client
 
-            client = make_client(args.host, args.namespace)
+            client = make_client(args.host, args.namespace, auth_of(args))
         records.append(load_remote_run(client, run, args.results_uri))
     table = comparison_table(records)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,11 @@ from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
 
 PIPELINE_NAME = "ppocrv3-det"
-MINIO_SECRET = "ppocrv3-minio"
-# Secret key -> env var; identical names so the Secret reads like the env it produces (manifests/base).
-MINIO_ENV = {k: k for k in ("MINIO_ENDPOINT", "MINIO_SECURE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+MINIO_SECRET = "ppocrv3-object-store"
+# Secret key -> env var; identical names so the Secret reads like the env it produces (manifests/overlays).
+MINIO_ENV = {
+    k: k for k in ("MINIO_ENDPOINT", "MINIO_SECURE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+}
 GPU_RESOURCE = "nvidia.com/gpu"
 SHM_SIZE = "16Gi"
 RETRY = dict(num_retries=2, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="3600s")
@@ -72,6 +74,8 @@ def build_pipeline(
     node_selector: Optional[dict[str, str]] = None,
     tolerations: Optional[list[dict]] = None,
     minio_secret: str = MINIO_SECRET,
+    image_pull_policy: str = "IfNotPresent",
+    static_gpus: Optional[int] = None,
 ) -> Callable:
     """The pipeline function for these compile-time choices.
 
@@ -82,7 +86,10 @@ def build_pipeline(
         node_selector: labels the GPU tasks must run on.
         tolerations: kfp.kubernetes.add_toleration kwargs for the GPU tasks; default tolerates the GPU taint.
         minio_secret: the Secret whose keys MINIO_ENDPOINT, MINIO_SECURE, AWS_ACCESS_KEY_ID,
-            AWS_SECRET_ACCESS_KEY become env vars (never parameters).
+            AWS_SECRET_ACCESS_KEY, AWS_REGION become env vars (never parameters).
+        image_pull_policy: the pull policy of every task (explicit, so a moved tag is never a surprise).
+        static_gpus: when set, the training GPU limit is this constant (and the `gpus` default); otherwise it
+            follows the `gpus` parameter, which only KFP backends >= 2.4 resolve.
     """
     pinned_version = data_version or ""
     node_selector = dict(node_selector or {})
@@ -93,6 +100,7 @@ def build_pipeline(
         _resources(task, kind)
         if image != BASE_IMAGE:
             task.set_container_image(image)
+        kubernetes.set_image_pull_policy(task, image_pull_policy)
         if secret:
             kubernetes.use_secret_as_env(
                 task, secret_name=minio_secret, secret_key_to_env=MINIO_ENV, optional=True
@@ -118,7 +126,7 @@ def build_pipeline(
         eval_side_len: int = 736,
         eval_interval: int = 400,
         num_workers: int = 4,
-        gpus: int = 1,
+        gpus: int = 1 if static_gpus is None else static_gpus,
         num_nodes: int = 1,
         use_amp: bool = False,
         teacher_pretrained_uri: str = "",
@@ -128,7 +136,7 @@ def build_pipeline(
         eval_overrides: List[str] = [],  # noqa: B006 (KFP reads the default; never mutated)
         export_overrides: List[str] = [],  # noqa: B006 (KFP reads the default; never mutated)
         checkpoint_root: str = f"{CACHE_MOUNT}/checkpoints",
-        cache_pvc: str = "ppocrv3-cache",
+        cache_pvc: str = "ppocrv3-checkpoints",
         results_uri: str = "",
     ) -> PipelineOutputs:
         fetch = fetch_hiertext(
@@ -176,7 +184,7 @@ def build_pipeline(
         )
         for train in (teacher, student):
             setup(train, "train", secret=True).set_retry(**RETRY)
-            _gpu(train, gpus, node_selector, tolerations)
+            _gpu(train, gpus if static_gpus is None else static_gpus, node_selector, tolerations)
             kubernetes.mount_pvc(train, pvc_name=cache_pvc, mount_path=CACHE_MOUNT)
         scores = evaluate(
             dataset=fetch.outputs["dataset"],

