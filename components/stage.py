@@ -149,16 +149,12 @@ def run_training_multinode(
     image: str,
     num_nodes: int,
     pvc_name: str,
-    api: object = None,
+    engine: str = "trainjob",
+    apis: Optional[tuple] = None,
 ) -> dict[str, float]:
-    """Stage data + config on the shared PVC, run a PaddleJob over `num_nodes` nodes and summarise it."""
-    from components.paddlejob import (
-        build_paddlejob,
-        current_namespace,
-        default_api,
-        launch_command,
-        run_paddlejob,
-    )
+    """Stage data + config on the shared PVC, run a TrainJob (or PaddleJob) over `num_nodes` nodes, summarise."""
+    from components.distributed import NodeSpec
+    from components.launcher import Follower, current_namespace, default_apis, engine_named
     from det_model.config import config_path, dump_config, load_config
 
     if not str(save_dir).startswith(CACHE_MOUNT) or not pvc_name:
@@ -178,17 +174,17 @@ def run_training_multinode(
     dump_config(cfg, resolved_config)
     shared_cfg = save_dir / "config.resolved.yml"
     dump_config(cfg, shared_cfg)
-    body = build_paddlejob(
-        job,
-        namespace=current_namespace(),
+    node = NodeSpec(
         image=image,
-        command=launch_command(num_nodes, s.gpus, str(shared_cfg)),
+        args=["det-model", "train", "-c", str(shared_cfg)],
         num_nodes=num_nodes,
         gpus_per_node=s.gpus,
-        pvc_name=pvc_name,
+        shared_pvc=pvc_name,
         mount_path=CACHE_MOUNT,
     )
-    run_paddlejob(body, api or default_api())
+    chosen = engine_named(engine)
+    custom, core = apis or default_apis()
+    Follower(chosen, chosen.build(job, current_namespace(), node), custom, core).run(node.timeout_s)
     return summarise_metrics_log(save_dir / "metrics.jsonl")
 
 
@@ -205,7 +201,7 @@ def train_stage(
     pvc_name: str = "",
 ) -> dict[str, float]:
     """One training stage end to end: pick the save folder, train (1 GPU, N GPUs or N nodes), publish."""
-    from components.paddlejob import job_name
+    from components.distributed import job_name
 
     save_dir = save_dir_for(model_dir, checkpoint_root, run_id, stage)
     if num_nodes > 1:

@@ -157,7 +157,7 @@ def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
             run_id="r",
             checkpoint_root=str(tmp_path / "local"),
             num_nodes=2,
-            pvc_name="ppocrv3-cache",
+            pvc_name="ppocrv3-shared",
         )
 
 
