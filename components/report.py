@@ -17,6 +17,8 @@ from typing import Optional
 
 GT_COLOR, IGNORED_COLOR, PRED_COLOR = (0, 200, 0), (160, 160, 160), (0, 0, 255)  # BGR
 IGNORE_TEXTS = ("###", "*")
+MAX_SIDE = 640  # HierText pages are ~1600-4000 px: full-size PNGs made the report tens of MB
+JPEG_QUALITY = 85
 
 
 def load_predictions(eval_dir: Path) -> dict[str, list]:
@@ -33,7 +35,7 @@ def load_predictions(eval_dir: Path) -> dict[str, list]:
 
 
 def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list]) -> Optional[str]:
-    """A PNG data URI of the image with boxes drawn, or None when the image cannot be read."""
+    """A JPEG data URI of the image with boxes drawn, at most MAX_SIDE px, or None when it cannot be read."""
     import cv2
     import numpy as np
 
@@ -45,8 +47,11 @@ def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list])
         cv2.polylines(image, [np.asarray(box["points"], np.int32)], True, color, 1)
     for polygon in predictions or []:
         cv2.polylines(image, [np.asarray(polygon, np.int32)], True, PRED_COLOR, 2)
-    ok, png = cv2.imencode(".png", image)
-    return f"data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}" if ok else None
+    scale = MAX_SIDE / max(image.shape[:2])
+    if scale < 1:  # boxes are drawn at full size first, so they stay where they belong
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return f"data:image/jpeg;base64,{base64.b64encode(jpeg.tobytes()).decode()}" if ok else None
 
 
 def write_report(

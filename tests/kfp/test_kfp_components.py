@@ -201,5 +201,25 @@ def test_evaluate_component_logs_metrics_and_writes_a_report(
     )
     assert metrics.metadata["hmean"] == pytest.approx(2 / 3) and metrics.metadata["images"] == 1.0
     html = Path(report.path).read_text()
-    assert "data:image/png;base64," in html and "No per-image predictions" not in html
+    assert "data:image/jpeg;base64," in html and "No per-image predictions" not in html
     assert json.loads((tmp_path / "results" / "r-1" / "metrics.json").read_text())["recall"] == 0.5
+
+
+def test_report_images_are_downscaled(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    import cv2
+    import numpy as np
+
+    from components.report import MAX_SIDE, write_report
+
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "big.jpg"), np.random.default_rng(0).integers(0, 255, (1500, 2000, 3), np.uint8))
+    (tmp_path / "label_eval.txt").write_text('images/big.jpg\t[{"transcription": "x", "points": [[10,10],[900,10],[900,300],[10,300]]}]\n')
+    out = tmp_path / "report.html"
+    write_report(out, {"hmean": 0.5}, tmp_path, tmp_path, num_samples=1)
+    (data,) = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', out.read_text())
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (MAX_SIDE * 1500 // 2000, MAX_SIDE)
+    assert out.stat().st_size < 400_000  # the full-size PNG of this image alone is ~9 MB
