@@ -139,6 +139,42 @@ def build_pipeline(
         cache_pvc: str = "ppocrv3-checkpoints",
         results_uri: str = "",
     ) -> PipelineOutputs:
+        """PP-OCRv3 text detection: DML teacher -> CML student distillation -> evaluation and export.
+
+        Args:
+            data_uri: the dataset: s3://bucket/key (tar or folder prefix), https://, file://, or synthetic://N.
+            data_sha256: expected SHA-256 of the downloaded archive ("" = not checked).
+            data_size: expected size in bytes of the downloaded archive (0 = not checked).
+            data_version: a name for the data behind data_uri; fetch is cached only when it is pinned at compile
+                time (--data-version), since the data behind a URI may change.
+            label_level: HierText granularity turned into boxes: line, word or paragraph.
+            dml_config: the teacher recipe (PaddleOCR config name or path), trained with DML.
+            cml_config: the student recipe (PaddleOCR config name or path), distilled with CML.
+            teacher_epochs: Global.epoch_num of the teacher.
+            student_epochs: Global.epoch_num of the student.
+            teacher_batch_size: Train.loader.batch_size_per_card of the teacher (per GPU).
+            student_batch_size: Train.loader.batch_size_per_card of the student (per GPU).
+            teacher_learning_rate: Optimizer.lr.learning_rate of the teacher.
+            student_learning_rate: Optimizer.lr.learning_rate of the student.
+            image_size: training crop side in px (EastRandomCropData.size).
+            eval_side_len: evaluation resize limit in px (DetResizeForTest.limit_side_len).
+            eval_interval: evaluate every this many training steps (Global.eval_batch_step).
+            num_workers: DataLoader worker processes per GPU.
+            gpus: GPUs per training pod (or per node when num_nodes > 1); 0 trains on CPU.
+            num_nodes: 1 trains in the pipeline's own pod; > 1 runs a distributed job over that many nodes.
+            use_amp: mixed-precision training (Global.use_amp).
+            teacher_pretrained_uri: weights to start the teacher from (.pdparams URI or path prefix; "" = none).
+            student_pretrained_uri: weights to start the student from (.pdparams URI or path prefix; "" = none).
+            dml_overrides: extra -o Section.key=value overrides of the teacher recipe.
+            cml_overrides: extra -o Section.key=value overrides of the student recipe.
+            eval_overrides: extra -o overrides for evaluation.
+            export_overrides: extra -o overrides for export.
+            checkpoint_root: where training keeps resumable checkpoints (on the checkpoint PVC); "" = only in the
+                Model artifact, so a retried pod starts over.
+            cache_pvc: the ReadWriteOnce PVC holding checkpoint_root (manifests/base).
+            results_uri: where evaluate also writes metrics.json for `python -m pipelines compare`
+                (multi-user KFP: below s3://mlpipeline/private-artifacts/<namespace>/); "" = nowhere.
+        """
         fetch = fetch_hiertext(
             data_uri=data_uri,
             label_level=label_level,

@@ -213,3 +213,10 @@ def test_compile_time_gpu_count_for_old_backends(tmp_path: Path) -> None:
         accelerator = executor(spec, task)["resources"]["accelerator"]
         assert accelerator["resourceCount"] == "4"  # a constant: backends < 2.4 cannot resolve a parameter
     assert spec["root"]["inputDefinitions"]["parameters"]["gpus"]["defaultValue"] == 4
+
+
+def test_every_parameter_has_a_description_in_the_spec(compiled: tuple[dict, dict]) -> None:
+    params = compiled[0]["root"]["inputDefinitions"]["parameters"]
+    missing = [name for name, p in params.items() if len(p.get("description", "")) < 10]
+    assert not missing, f"parameters without a description (add them to the pipeline docstring Args): {missing}"
+    assert params["num_nodes"]["description"].startswith("1 trains in the pipeline's own pod")
