@@ -16,8 +16,6 @@ def evaluate(
     metrics: Output[Metrics],
     report: Output[HTML],
     overrides: List[str],
-    run_id: str = "",
-    results_uri: str = "",
     num_samples: int = 4,
 ):
     """ICDAR2015-protocol evaluation of best_accuracy on label_eval.txt (det_model.evaluation)."""
@@ -25,7 +23,7 @@ def evaluate(
     import tempfile
     from pathlib import Path
 
-    from components.report import publish_results, write_report
+    from components.report import write_report
     from components.stage import inference_overrides
     from det_model.config import load_config
     from det_model.evaluation import evaluate_command
@@ -40,9 +38,3 @@ def evaluate(
         metrics.log_metric(key, value)
     Path(metrics.path).write_text(json.dumps(scalars, indent=2))  # also a file, for object-store readers
     write_report(Path(report.path), scalars, Path(dataset.path), work, num_samples)
-    if results_uri:
-        publish_results(
-            results_uri,
-            run_id,
-            {"metrics.json": Path(metrics.path), "student_metrics.jsonl": Path(model.path) / "metrics.jsonl"},
-        )

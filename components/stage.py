@@ -114,10 +114,11 @@ def fetch_pretrained(uri: str, dest: Path) -> str:
     return str(fetch_file(uri, dest).with_suffix(""))
 
 
-def save_dir_for(model_path: str, checkpoint_root: str, run_id: str, stage: str) -> Path:
-    """Where training writes: a persistent folder (a PVC) when given, so retried pods find `latest`."""
+def save_dir_for(model_path: str, checkpoint_root: str, key: str, stage: str) -> Path:
+    """Where training writes: a content-keyed folder on the PVC when given (identical work and retried pods
+    find `latest` there), else straight into the Model artifact."""
     if checkpoint_root:
-        return Path(checkpoint_root) / run_id / stage
+        return Path(checkpoint_root) / f"{stage}-{key}"
     return Path(model_path)
 
 
@@ -150,10 +151,14 @@ def run_training_multinode(
     num_nodes: int,
     pvc_name: str,
     engine: str = "trainjob",
+    node_selector: Optional[dict] = None,
+    tolerations: Optional[list] = None,
     apis: Optional[tuple] = None,
 ) -> dict[str, float]:
     """Stage data + config on the shared PVC, run a TrainJob (or PaddleJob) over `num_nodes` nodes, summarise."""
-    from components.distributed import NodeSpec
+    import os
+
+    from components.distributed import NodeSpec, owner_reference
     from components.launcher import Follower, current_namespace, default_apis, engine_named
     from det_model.config import config_path, dump_config, load_config
 
@@ -181,11 +186,29 @@ def run_training_multinode(
         gpus_per_node=s.gpus,
         shared_pvc=pvc_name,
         mount_path=CACHE_MOUNT,
+        node_selector=node_selector or {},
+        tolerations=tolerations or [],
     )
     chosen = engine_named(engine)
+    owner = owner_reference(os.environ.get("POD_NAME", ""), os.environ.get("POD_UID", ""))
     custom, core = apis or default_apis()
-    Follower(chosen, chosen.build(job, current_namespace(), node), custom, core).run(node.timeout_s)
+    Follower(chosen, chosen.build(job, current_namespace(), node, owner), custom, core).run(node.timeout_s)
     return summarise_metrics_log(save_dir / "metrics.jsonl")
+
+
+def stage_key(s: TrainSettings, inputs: dict[str, str]) -> str:
+    """The content key of a stage: its config resolved with the inputs' URIs in place of this pod's local
+    paths (which differ per run), plus those URIs; run ids and resume state do not enter."""
+    import tempfile
+
+    from components.keys import content_key
+    from det_model.config import config_path, dump_config, load_config
+
+    portable = replace(s, dataset_dir=inputs.get("dataset", ""), pretrained={n: "@" + n for n in s.pretrained})
+    cfg = load_config(config_path(s.config_name), training_overrides(portable, Path("/@checkpoints")))
+    with tempfile.TemporaryDirectory() as tmp:
+        dump_config(cfg, Path(tmp) / "key.yml")
+        return content_key((Path(tmp) / "key.yml").read_text(), inputs)
 
 
 def train_stage(
@@ -194,29 +217,43 @@ def train_stage(
     resolved_config: str,
     *,
     stage: str,
-    run_id: str,
+    inputs: dict[str, str],
     checkpoint_root: str,
     num_nodes: int = 1,
     image: str = "",
     pvc_name: str = "",
+    engine: str = "trainjob",
+    node_selector: Optional[dict] = None,
+    tolerations: Optional[list] = None,
+    curves: str = "",
+    publish_all: bool = False,
 ) -> dict[str, float]:
-    """One training stage end to end: pick the save folder, train (1 GPU, N GPUs or N nodes), publish."""
+    """One training stage end to end: content-keyed save folder, train (1 GPU, N GPUs or N nodes), publish."""
     from components.distributed import job_name
+    from components.publishing import publish_checkpoints
+    from det_model.training.curves import write_curves_html
 
-    save_dir = save_dir_for(model_dir, checkpoint_root, run_id, stage)
+    key = stage_key(s, inputs)
+    save_dir = save_dir_for(model_dir, checkpoint_root, key, stage)
+    log.info("stage %s: content key %s, checkpoints in %s", stage, key, save_dir)
     if num_nodes > 1:
         summary = run_training_multinode(
             s,
             save_dir,
             Path(resolved_config),
-            job=job_name(stage, run_id),
+            job=job_name(stage, key),
             image=image,
             num_nodes=num_nodes,
             pvc_name=pvc_name,
+            engine=engine,
+            node_selector=node_selector or {},
+            tolerations=tolerations or [],
         )
     else:
         summary = run_training(s, save_dir, Path(resolved_config))
-    publish(save_dir, Path(model_dir))
+    if curves:
+        write_curves_html(save_dir / "metrics.jsonl", Path(curves), f"{stage} training curves")
+    publish_checkpoints(save_dir, Path(model_dir), everything=publish_all)
     return summary
 
 
@@ -226,10 +263,10 @@ def det_model_command() -> str:
 
 
 def summarise(best: dict[str, float], epochs: int, steps: int) -> dict[str, float]:
-    """Flat metrics for a KFP Metrics artifact: best_<key> per best-checkpoint value, epochs, steps."""
+    """Flat metrics for a KFP Metrics artifact: the best_accuracy checkpoint's evaluation under the names
+    evaluate uses (hmean, precision, recall, ...: the Compare page lines them up), epochs, steps."""
     numbers = {k: float(v) for k, v in best.items() if isinstance(v, (int, float))}
-    out = {(k if k.startswith("best_") else f"best_{k}"): v for k, v in numbers.items()}
-    return out | {"epochs": float(epochs), "steps": float(steps)}
+    return numbers | {"epochs": float(epochs), "steps": float(steps)}
 
 
 def summarise_metrics_log(path: Path) -> dict[str, float]:

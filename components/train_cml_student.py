@@ -3,7 +3,7 @@
 from typing import List
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.image import BASE_IMAGE
 
@@ -15,6 +15,7 @@ def train_cml_student(
     model: Output[Model],
     metrics: Output[Metrics],
     resolved_config: Output[Artifact],
+    curves: Output[HTML],
     config_name: str,
     epochs: int,
     batch_size: int,
@@ -30,8 +31,11 @@ def train_cml_student(
     num_nodes: int,
     checkpoint_root: str,
     cache_pvc: str,
-    run_id: str,
     image: str,
+    engine: str,
+    node_selector: dict,
+    tolerations: list,
+    publish_all_checkpoints: bool,
 ):
     """Train Student/Student2 (MobileNetV3 + RSEFPN) with CML against the frozen DML teacher."""
     import logging
@@ -63,11 +67,16 @@ def train_cml_student(
         model.path,
         resolved_config.path,
         stage="cml-student",
-        run_id=run_id,
+        inputs={"dataset": dataset.uri, "teacher": teacher_params.uri, "pretrained": pretrained_uri},
         checkpoint_root=checkpoint_root,
         num_nodes=num_nodes,
         image=image,
         pvc_name=cache_pvc,
+        engine=engine,
+        node_selector=node_selector,
+        tolerations=tolerations,
+        curves=curves.path,
+        publish_all=publish_all_checkpoints,
     )
     for key, value in summary.items():
         metrics.log_metric(key, value)

@@ -3,7 +3,7 @@
 from typing import List
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.image import BASE_IMAGE
 
@@ -14,6 +14,7 @@ def train_dml_teacher(
     model: Output[Model],
     metrics: Output[Metrics],
     resolved_config: Output[Artifact],
+    curves: Output[HTML],
     config_name: str,
     epochs: int,
     batch_size: int,
@@ -29,8 +30,11 @@ def train_dml_teacher(
     num_nodes: int,
     checkpoint_root: str,
     cache_pvc: str,
-    run_id: str,
     image: str,
+    engine: str,
+    node_selector: dict,
+    tolerations: list,
+    publish_all_checkpoints: bool,
 ):
     """Train Student and Student2 (ResNet50_vd + LKPAN) with DML; resumes from `latest` on a retried step."""
     import logging
@@ -60,11 +64,16 @@ def train_dml_teacher(
         model.path,
         resolved_config.path,
         stage="dml-teacher",
-        run_id=run_id,
+        inputs={"dataset": dataset.uri, "pretrained": pretrained_uri},
         checkpoint_root=checkpoint_root,
         num_nodes=num_nodes,
         image=image,
         pvc_name=cache_pvc,
+        engine=engine,
+        node_selector=node_selector,
+        tolerations=tolerations,
+        curves=curves.path,
+        publish_all=publish_all_checkpoints,
     )
     for key, value in summary.items():
         metrics.log_metric(key, value)

@@ -41,8 +41,9 @@ def run_local(overrides: Mapping[str, Any] = (), pipeline_root: Path = Path("loc
     from kfp import local
 
     from pipelines.params import defaults
-    from pipelines.pipeline import ppocrv3_det
+    from pipelines.pipeline import build_pipeline
 
+    ppocrv3_det = build_pipeline(multinode=False)  # kfp.local cannot run the multi-node branch's dsl.OneOf
     arguments = {**LOCAL_DEFAULTS, **dict(overrides)}
     pipeline_root = Path(pipeline_root).resolve()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))

@@ -15,9 +15,11 @@ from components.export import export
 from components.extract_params import extract_params
 from components.fetch_hiertext import fetch_hiertext
 from components.image import BASE_IMAGE
+from components.publish_results import publish_results
 from components.stage import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
+from pipelines.training import RETRY, Placement, add_training_stage
 
 PIPELINE_NAME = "ppocrv3-det"
 MINIO_SECRET = "ppocrv3-object-store"
@@ -27,15 +29,20 @@ MINIO_ENV = {
 }
 GPU_RESOURCE = "nvidia.com/gpu"
 SHM_SIZE = "16Gi"
-RETRY = dict(num_retries=2, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="3600s")
 # (cpu request, memory request, memory limit) per task kind.
 RESOURCES = {
     "fetch": ("2", "8Gi", "16Gi"),
     "train": ("8", "32Gi", "64Gi"),
+    "launcher": ("500m", "1Gi", "2Gi"),  # multi-node: the node pods hold the GPUs, not the launcher
+    "publish": ("100m", "256Mi", "512Mi"),
     "extract": ("1", "4Gi", "8Gi"),
     "evaluate": ("4", "16Gi", "32Gi"),
     "export": ("4", "16Gi", "32Gi"),
 }
+# Tasks that download data get a sized scratch volume over KFP's local artifact folder: KFP 2.17 has no
+# ephemeral-storage request setter, and the launcher otherwise downloads into the node's unbounded disk.
+SCRATCH = {"fetch": "200Gi", "train": "200Gi", "launcher": "200Gi", "evaluate": "100Gi"}
+ARTIFACT_ROOT = "/minio"  # where KFP's launcher keeps minio:// (SeaweedFS) artifacts locally; /s3 for s3://
 TASK_NAMES = (
     "fetch-hiertext",
     "train-dml-teacher",
@@ -76,6 +83,9 @@ def build_pipeline(
     minio_secret: str = MINIO_SECRET,
     image_pull_policy: str = "IfNotPresent",
     static_gpus: Optional[int] = None,
+    multinode: bool = True,
+    scratch_storage_class: Optional[str] = None,
+    artifact_root: str = ARTIFACT_ROOT,
 ) -> Callable:
     """The pipeline function for these compile-time choices.
 
@@ -90,6 +100,11 @@ def build_pipeline(
         image_pull_policy: the pull policy of every task (explicit, so a moved tag is never a surprise).
         static_gpus: when set, the training GPU limit is this constant (and the `gpus` default); otherwise it
             follows the `gpus` parameter, which only KFP backends >= 2.4 resolve.
+        multinode: include the multi-node branch (a launcher task under a KFP condition); kfp.local cannot
+            select an artifact from condition branches (dsl.OneOf), so local runs compile without it.
+        scratch_storage_class: storage class of the per-pod scratch volumes (None: the cluster default).
+        artifact_root: the folder KFP's launcher keeps artifacts in locally (/minio for minio:// pipeline
+            roots, /s3 for s3://); the scratch volume is mounted there.
     """
     pinned_version = data_version or ""
     node_selector = dict(node_selector or {})
@@ -101,6 +116,15 @@ def build_pipeline(
         if image != BASE_IMAGE:
             task.set_container_image(image)
         kubernetes.set_image_pull_policy(task, image_pull_policy)
+        if kind in SCRATCH:
+            kubernetes.add_ephemeral_volume(
+                task,
+                volume_name="artifact-scratch",
+                mount_path=artifact_root,
+                access_modes=["ReadWriteOnce"],
+                size=SCRATCH[kind],
+                storage_class_name=scratch_storage_class,
+            )
         if secret:
             kubernetes.use_secret_as_env(
                 task, secret_name=minio_secret, secret_key_to_env=MINIO_ENV, optional=True
@@ -137,6 +161,9 @@ def build_pipeline(
         export_overrides: List[str] = [],  # noqa: B006 (KFP reads the default; never mutated)
         checkpoint_root: str = f"{CACHE_MOUNT}/checkpoints",
         cache_pvc: str = "ppocrv3-checkpoints",
+        shared_pvc: str = "ppocrv3-shared",
+        engine: str = "trainjob",
+        publish_all_checkpoints: bool = False,
         results_uri: str = "",
     ) -> PipelineOutputs:
         """PP-OCRv3 text detection: DML teacher -> CML student distillation -> evaluation and export.
@@ -171,7 +198,12 @@ def build_pipeline(
             export_overrides: extra -o overrides for export.
             checkpoint_root: where training keeps resumable checkpoints (on the checkpoint PVC); "" = only in the
                 Model artifact, so a retried pod starts over.
-            cache_pvc: the ReadWriteOnce PVC holding checkpoint_root (manifests/base).
+            cache_pvc: the ReadWriteOnce PVC holding checkpoint_root for single-node training (manifests/base).
+            shared_pvc: the ReadWriteMany PVC the launcher and node pods share when num_nodes > 1.
+            engine: the multi-node job: trainjob (Kubeflow Trainer v2, our Paddle runtime) or paddlejob
+                (Training Operator v1.9).
+            publish_all_checkpoints: put every checkpoint and optimizer state into the Model artifacts, not
+                only best_accuracy, latest, the resolved config and the history.
             results_uri: where evaluate also writes metrics.json for `python -m pipelines compare`
                 (multi-user KFP: below s3://mlpipeline/private-artifacts/<namespace>/); "" = nowhere.
         """
@@ -183,20 +215,33 @@ def build_pipeline(
             data_version=data_version,
         )
         setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(pinned_version))
+        placement = Placement(
+            setup=setup,
+            gpu=lambda task, count: _gpu(task, count, node_selector, tolerations),
+            node_selector=node_selector,
+            tolerations=tolerations,
+            multinode=multinode,
+        )
         common = dict(
             image_size=image_size,
             eval_side_len=eval_side_len,
             eval_interval=eval_interval,
             num_workers=num_workers,
-            gpus=gpus,
             use_amp=use_amp,
-            num_nodes=num_nodes,
             checkpoint_root=checkpoint_root,
-            cache_pvc=cache_pvc,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             image=image,
+            engine=engine,
+            publish_all_checkpoints=publish_all_checkpoints,
+            gpus=gpus,
+            num_nodes=num_nodes,
+            checkpoint_pvc=cache_pvc,
+            shared_pvc=shared_pvc,
         )
-        teacher = train_dml_teacher(
+        gpu_limit = gpus if static_gpus is None else static_gpus
+        teacher = add_training_stage(
+            train_dml_teacher,
+            placement,
+            gpu_limit=gpu_limit,
             dataset=fetch.outputs["dataset"],
             config_name=dml_config,
             epochs=teacher_epochs,
@@ -206,8 +251,11 @@ def build_pipeline(
             overrides=dml_overrides,
             **common,
         )
-        extract = setup(extract_params(teacher=teacher.outputs["model"]), "extract")
-        student = train_cml_student(
+        extract = setup(extract_params(teacher=teacher["model"]), "extract")
+        student = add_training_stage(
+            train_cml_student,
+            placement,
+            gpu_limit=gpu_limit,
             dataset=fetch.outputs["dataset"],
             teacher_params=extract.outputs["params"],
             config_name=cml_config,
@@ -218,22 +266,24 @@ def build_pipeline(
             overrides=cml_overrides,
             **common,
         )
-        for train in (teacher, student):
-            setup(train, "train", secret=True).set_retry(**RETRY)
-            _gpu(train, gpus if static_gpus is None else static_gpus, node_selector, tolerations)
-            kubernetes.mount_pvc(train, pvc_name=cache_pvc, mount_path=CACHE_MOUNT)
         scores = evaluate(
             dataset=fetch.outputs["dataset"],
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
+            model=student["model"],
+            config=student["resolved_config"],
             overrides=eval_overrides,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            results_uri=results_uri,
         )
-        _gpu(setup(scores, "evaluate", secret=True), 1, node_selector, tolerations)
+        _gpu(setup(scores, "evaluate"), 1, node_selector, tolerations)
+        with dsl.If(results_uri != "", name="publish-results"):
+            published = publish_results(
+                metrics=scores.outputs["metrics"],
+                student=student["model"],
+                results_uri=results_uri,
+                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            )
+            setup(published, "publish", secret=True).set_caching_options(enable_caching=False)
         shipped = export(
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
+            model=student["model"],
+            config=student["resolved_config"],
             overrides=export_overrides,
         )
         _gpu(setup(shipped, "export"), 1, node_selector, tolerations)

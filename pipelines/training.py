@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from kfp import dsl, kubernetes
 
-from components.settings import CACHE_MOUNT
+from components.stage import CACHE_MOUNT
 
 RETRY = dict(num_retries=2, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="3600s")
 STAGE_OUTPUTS = ("model", "metrics", "resolved_config", "curves")
@@ -38,13 +38,16 @@ def add_training_stage(
     component: Callable[..., dsl.PipelineTask],
     placement: Placement,
     *,
-    gpus: Any,
+    gpu_limit: Any,
     num_nodes: Any,
     checkpoint_pvc: Any,
     shared_pvc: Any,
     **inputs: Any,
 ) -> Mapping[str, Any]:
-    """Add the stage's task(s); returns its outputs by name (model, metrics, resolved_config, curves)."""
+    """Add the stage's task(s); returns its outputs by name (model, metrics, resolved_config, curves).
+
+    `gpu_limit` is the single-node pod's GPU limit (the `gpus` parameter, or a compile-time constant);
+    `inputs` are the component's own inputs."""
     forwarded = dict(
         num_nodes=num_nodes,
         node_selector=dict(placement.node_selector),
@@ -52,9 +55,9 @@ def add_training_stage(
         **inputs,
     )
     if not placement.multinode:
-        return _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpus, checkpoint_pvc).outputs
+        return _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc).outputs
     with dsl.If(num_nodes == 1, name="single-node"):
-        one = _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpus, checkpoint_pvc)
+        one = _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc)
     with dsl.Else(name="multi-node"):
         many = _launcher(component(cache_pvc=shared_pvc, **forwarded), placement, shared_pvc)
     return {name: dsl.OneOf(one.outputs[name], many.outputs[name]) for name in STAGE_OUTPUTS}

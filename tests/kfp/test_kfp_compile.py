@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pipelines.cli import main
-from pipelines.pipeline import MINIO_ENV, MINIO_SECRET, RESOURCES, TASK_NAMES
+from pipelines.pipeline import MINIO_ENV, MINIO_SECRET, RESOURCES, SCRATCH, TASK_NAMES
 
 # task -> upstream tasks (from the issue: fetch -> teacher -> extract -> student -> evaluate/export)
 EXPECTED_EDGES = {
@@ -18,8 +19,10 @@ EXPECTED_EDGES = {
     "train-cml-student": {"fetch-hiertext", "extract-params"},
     "evaluate": {"fetch-hiertext", "train-cml-student"},
     "export": {"train-cml-student"},
+    "publish-results": {"evaluate", "train-cml-student"},
 }
 GPU_TASKS = {"train-dml-teacher", "train-cml-student", "evaluate", "export"}
+LAUNCHERS = {"train-dml-teacher": "train-dml-teacher-2", "train-cml-student": "train-cml-student-2"}
 KIND = {
     "fetch-hiertext": "fetch",
     "train-dml-teacher": "train",
@@ -27,6 +30,9 @@ KIND = {
     "train-cml-student": "train",
     "evaluate": "evaluate",
     "export": "export",
+    "train-dml-teacher-2": "launcher",
+    "train-cml-student-2": "launcher",
+    "publish-results": "publish",
 }
 
 
@@ -42,31 +48,132 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     return compile_docs(tmp_path_factory.mktemp("compile"))
 
 
+def all_tasks(spec: dict) -> dict[str, dict]:
+    """Every task of the spec by name, including those inside condition sub-DAGs."""
+    out: dict[str, dict] = {}
+
+    def walk(dag: dict) -> None:
+        for name, task in dag.get("tasks", {}).items():
+            out[name] = task
+            component = spec["components"][task["componentRef"]["name"]]
+            if "dag" in component:
+                walk(component["dag"])
+
+    walk(spec["root"]["dag"])
+    return out
+
+
+def stage_of(spec: dict, name: str) -> str:
+    """A root task's pipeline stage: condition groups stand for the (single-node) task they contain."""
+    component = spec["components"][all_tasks(spec)[name]["componentRef"]["name"]]
+    if "dag" not in component:
+        return name
+    inner = sorted(stage_of(spec, n) for n in component["dag"]["tasks"])
+    return inner[0]  # the single-node task sorts before its launcher (<name>-2)
+
+
+def executor_label(spec: dict, task: str) -> str:
+    return spec["components"][all_tasks(spec)[task]["componentRef"]["name"]]["executorLabel"]
+
+
 def executor(spec: dict, task: str) -> dict:
-    ref = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
-    return spec["deploymentSpec"]["executors"][spec["components"][ref]["executorLabel"]]["container"]
+    return spec["deploymentSpec"]["executors"][executor_label(spec, task)]["container"]
 
 
-def test_six_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
-    assert set(tasks) == set(TASK_NAMES) == set(EXPECTED_EDGES)
-    for name, upstream in EXPECTED_EDGES.items():
-        assert set(tasks[name].get("dependentTasks", [])) == upstream, name
+def test_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
+    spec = compiled[0]
+    root = spec["root"]["dag"]["tasks"]
+    edges = {stage_of(spec, n): {stage_of(spec, d) for d in t.get("dependentTasks", [])} for n, t in root.items()}
+    assert edges == EXPECTED_EDGES
+    assert set(TASK_NAMES) | set(LAUNCHERS.values()) | {"publish-results"} <= set(all_tasks(spec))
 
 
-def test_artifacts_flow_between_the_right_outputs(compiled: tuple[dict, dict]) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
+def test_artifacts_flow_between_the_right_stages(compiled: tuple[dict, dict]) -> None:
+    spec = compiled[0]
     source = {
-        name: {
-            k: (v["taskOutputArtifact"]["producerTask"], v["taskOutputArtifact"]["outputArtifactKey"])
-            for k, v in t["inputs"].get("artifacts", {}).items()
-        }
-        for name, t in tasks.items()
+        name: {k: stage_of(spec, v["taskOutputArtifact"]["producerTask"]) for k, v in t["inputs"].get("artifacts", {}).items()}
+        for name, t in spec["root"]["dag"]["tasks"].items()
     }
-    assert source["train-cml-student"]["teacher_params"] == ("extract-params", "params")
-    assert source["extract-params"]["teacher"] == ("train-dml-teacher", "model")
-    assert source["evaluate"]["config"] == ("train-cml-student", "resolved_config")
-    assert source["export"]["model"] == ("train-cml-student", "model")
+    assert source["extract-params"]["teacher"] == "train-dml-teacher"
+    assert source["evaluate"] == {"dataset": "fetch-hiertext", "model": "train-cml-student", "config": "train-cml-student"}
+    assert source["export"]["model"] == "train-cml-student"
+
+
+# ----------------------------------------------------------------- 5. single node vs multi node, 6. workers
+def condition_of(spec: dict, task: str) -> str:
+    """The trigger condition of the condition group that holds `task`."""
+    for name, group in all_tasks(spec).items():
+        component = spec["components"][group["componentRef"]["name"]]
+        if task in component.get("dag", {}).get("tasks", {}):
+            return group.get("triggerPolicy", {}).get("condition", "")
+    raise AssertionError(f"{task} is in no condition group")
+
+
+@pytest.mark.parametrize("single, launcher", sorted(LAUNCHERS.items()))
+def test_single_and_multi_node_are_different_tasks_with_their_own_resources(compiled, single: str, launcher: str) -> None:
+    spec, platform = compiled
+    assert "num_nodes" in condition_of(spec, single) and condition_of(spec, launcher) == f"!({condition_of(spec, single)})"
+    big, small = executor(spec, single)["resources"], executor(spec, launcher)["resources"]
+    assert big["accelerator"]["resourceType"] == "nvidia.com/gpu" and "accelerator" not in small
+    assert (small["resourceCpuRequest"], small["resourceMemoryRequest"], small["resourceMemoryLimit"]) == RESOURCES["launcher"]
+    k8s_single, k8s_launcher = platform[executor_label(spec, single)], platform[executor_label(spec, launcher)]
+    assert "emptyDirMounts" in k8s_single and "emptyDirMounts" not in k8s_launcher  # no 16 GiB /dev/shm
+    assert [m["componentInputParameter"] for m in k8s_single["pvcMount"]] == ["pipelinechannel--cache_pvc"]
+    assert [m["componentInputParameter"] for m in k8s_launcher["pvcMount"]] == ["pipelinechannel--shared_pvc"]
+    assert {e["name"]: e["fieldPath"] for e in k8s_launcher["fieldPathAsEnv"]} == {
+        "POD_NAME": "metadata.name",
+        "POD_UID": "metadata.uid",
+    }  # for the owner reference of the distributed job
+
+
+def test_workers_get_the_pipelines_tolerations_and_node_selector(tmp_path: Path) -> None:
+    spec, _ = compile_docs(tmp_path, "--node-selector", "pool=a100", "--toleration", "dedicated=ocr:NoExecute")
+    for launcher in LAUNCHERS.values():
+        given = all_tasks(spec)[launcher]["inputs"]["parameters"]
+        assert given["node_selector"]["runtimeValue"]["constant"] == {"pool": "a100"}
+        assert given["tolerations"]["runtimeValue"]["constant"] == [
+            {"key": "dedicated", "operator": "Equal", "value": "ocr", "effect": "NoExecute"}
+        ]
+
+
+def test_local_compile_has_no_multi_node_branch() -> None:
+    from kfp import compiler
+
+    from pipelines.pipeline import build_pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        compiler.Compiler().compile(build_pipeline(multinode=False), f"{tmp}/p.yaml")
+        spec = next(yaml.safe_load_all(Path(f"{tmp}/p.yaml").read_text()))
+    assert not set(LAUNCHERS.values()) & set(all_tasks(spec))
+
+
+# ------------------------------------------------------------------------------- 8. caching, 9. artifacts
+def test_no_run_id_reaches_training_or_evaluation(compiled: tuple[dict, dict]) -> None:
+    spec = compiled[0]
+    takes_run_id = {
+        name
+        for name, task in all_tasks(spec).items()
+        if "{{$.pipeline_job_uuid}}" in str(task.get("inputs", {}))  # dsl.PIPELINE_JOB_ID_PLACEHOLDER
+    }
+    assert takes_run_id == {"publish-results"}  # a tiny uncached task; everything else can be a cache hit
+    assert all_tasks(spec)["publish-results"]["cachingOptions"] == {}
+
+
+def test_downloading_tasks_get_a_sized_scratch_volume(compiled: tuple[dict, dict]) -> None:
+    spec, platform = compiled
+    for task, kind in KIND.items():
+        volumes = platform.get(executor_label(spec, task), {}).get("genericEphemeralVolume", [])
+        if kind in SCRATCH:
+            assert [(v["mountPath"], v["size"]) for v in volumes] == [("/minio", SCRATCH[kind])], task
+        else:
+            assert not volumes, task
+
+
+def test_training_publishes_curves(compiled: tuple[dict, dict]) -> None:
+    spec = compiled[0]
+    for task in ("train-dml-teacher", "train-cml-student", *LAUNCHERS.values()):
+        outputs = spec["components"][all_tasks(spec)[task]["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+        assert outputs["curves"]["artifactType"]["schemaTitle"] == "system.HTML"
 
 
 @pytest.mark.parametrize(
@@ -130,9 +237,7 @@ def test_image_from_one_place_and_no_pip_install_at_start(
 def test_shm_tolerations_pvc_on_gpu_executors(compiled: tuple[dict, dict]) -> None:
     spec, platform = compiled
     for task in GPU_TASKS:
-        label = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]][
-            "executorLabel"
-        ]
+        label = executor_label(spec, task)
         k8s = platform[label]
         assert k8s["emptyDirMounts"] == [
             {"medium": "Memory", "mountPath": "/dev/shm", "sizeLimit": "16Gi", "volumeName": "dshm"}
@@ -157,9 +262,9 @@ def test_secrets_only_as_secret_references(compiled: tuple[dict, dict], tmp_path
 
 
 def test_caching_and_retries(compiled: tuple[dict, dict], tmp_path: Path) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
+    tasks = all_tasks(compiled[0])
     assert tasks["fetch-hiertext"]["cachingOptions"] == {}  # off: the data behind a URI may change
-    for name in ("train-dml-teacher", "train-cml-student"):
+    for name in ("train-dml-teacher", "train-cml-student", *LAUNCHERS.values()):
         assert tasks[name]["retryPolicy"] == {
             "maxRetryCount": 2,
             "backoffDuration": "60s",
@@ -198,7 +303,7 @@ DIGEST_IMAGE = "registry.example.com/ocr/ppocrv3-det@sha256:" + "0123456789abcde
 def test_digest_image_and_explicit_pull_policy_on_every_task(tmp_path: Path) -> None:
     spec, platform = compile_docs(tmp_path, "--image", DIGEST_IMAGE, "--image-pull-policy", "Always")
     assert {executor(spec, t)["image"] for t in TASK_NAMES} == {DIGEST_IMAGE}
-    labels = [spec["components"][spec["root"]["dag"]["tasks"][t]["componentRef"]["name"]]["executorLabel"] for t in TASK_NAMES]
+    labels = [executor_label(spec, t) for t in TASK_NAMES]
     assert {platform[label].get("imagePullPolicy") for label in labels} == {"Always"}
 
 

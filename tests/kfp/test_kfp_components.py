@@ -13,6 +13,7 @@ from kfp_helpers import paddleocr_tar, tiny_paddleocr_files
 from components import stage
 from components.evaluate import evaluate
 from components.fetch_hiertext import fetch_hiertext
+from components.publish_results import publish_results
 from components.train_dml_teacher import train_dml_teacher
 from det_model.config import config_path, load_config
 
@@ -81,7 +82,7 @@ def test_summary_of_a_metrics_log(tmp_path: Path) -> None:
     ]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     summary = stage.summarise_metrics_log(tmp_path / "metrics.jsonl")
-    assert summary == {"best_hmean": 0.4, "best_precision": 0.5, "epochs": 3.0, "steps": 15.0}
+    assert summary == {"hmean": 0.4, "precision": 0.5, "epochs": 3.0, "steps": 15.0}  # evaluate's names
 
 
 def test_teacher_component_trains_writes_config_and_metrics(
@@ -99,12 +100,13 @@ def test_teacher_component_trains_writes_config_and_metrics(
 
     monkeypatch.setattr("det_model.training.train", fake_train)
     model, metrics = artifact(Model, tmp_path / "model"), artifact(Metrics, tmp_path / "metrics")
-    config = artifact(Artifact, tmp_path / "resolved_config")
+    config, curves = artifact(Artifact, tmp_path / "resolved_config"), artifact(HTML, tmp_path / "curves")
     train_dml_teacher.python_func(
         dataset=artifact(Dataset, tmp_path / "ds"),
         model=model,
         metrics=metrics,
         resolved_config=config,
+        curves=curves,
         config_name="ch_PP-OCRv3_det_dml.yml",
         epochs=2,
         batch_size=2,
@@ -120,31 +122,109 @@ def test_teacher_component_trains_writes_config_and_metrics(
         num_nodes=1,
         checkpoint_root="",
         cache_pvc="c",
-        run_id="r",
         image="i",
+        engine="trainjob",
+        node_selector={},
+        tolerations=[],
+        publish_all_checkpoints=False,
     )
-    assert metrics.metadata == {"best_hmean": 0.5, "best_recall": 0.25, "epochs": 2.0, "steps": 10.0}
+    assert metrics.metadata == {"hmean": 0.5, "recall": 0.25, "epochs": 2.0, "steps": 10.0}
+    assert "training curves" in Path(curves.path).read_text()
     assert Path(seen["cfg"].Global.save_model_dir) == Path(model.path)
     assert load_config(config.path).Global.seed == 3  # the resolved config re-loads as it was trained
 
 
-def test_training_on_a_persistent_root_is_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_train_writing(written: list) -> object:
     def fake_train(cfg):
-        (Path(cfg.Global.save_model_dir) / "latest.pdparams").write_bytes(b"w")
+        save = Path(cfg.Global.save_model_dir)
+        written.append(cfg)
+        for name in ("latest.pdparams", "latest.pdopt", "best_accuracy.pdparams", "iter_epoch_1.pdparams"):
+            (save / name).write_bytes(b"w")
         return SimpleNamespace(best_metrics={}, epochs=1, global_step=1)
 
-    monkeypatch.setattr("det_model.training.train", fake_train)
-    model = tmp_path / "model"
+    return fake_train
+
+
+INPUTS = {"dataset": "minio://mlpipeline/v2/artifacts/p/r1/fetch/1/dataset", "pretrained": ""}
+
+
+def test_identical_work_reuses_one_content_keyed_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list = []
+    monkeypatch.setattr("det_model.training.train", fake_train_writing(runs))
+    for attempt in ("first", "retried"):  # a retried pod, or an identical re-run in another KFP run
+        stage.train_stage(
+            settings(f"/tmp/{attempt}/dataset"),  # this pod's local artifact path differs every time
+            str(tmp_path / attempt / "model"),
+            str(tmp_path / attempt / "cfg.yml"),
+            stage="dml-teacher",
+            inputs=INPUTS,
+            checkpoint_root=str(tmp_path / "pvc"),
+        )
+    (folder,) = (tmp_path / "pvc").iterdir()
+    assert folder.name == f"dml-teacher-{stage.stage_key(settings('/x'), INPUTS)}"
+    assert runs[0].Global.checkpoints is None and runs[1].Global.checkpoints == str(folder / "latest")  # resumed
+    published = sorted(p.name for p in (tmp_path / "retried" / "model").iterdir())
+    assert published == ["best_accuracy.pdparams", "latest.pdparams"]  # no optimizer state, no epochs
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        dict(settings=dict(epochs=3)),
+        dict(inputs=dict(dataset="minio://mlpipeline/v2/artifacts/p/r2/fetch/9/dataset")),
+        dict(inputs=dict(pretrained="s3://weights/r50")),
+    ],
+)
+def test_different_work_gets_a_different_folder(changed: dict) -> None:
+    base = stage.stage_key(settings("/a"), INPUTS)
+    other = stage.stage_key(settings("/b", **changed.get("settings", {})), {**INPUTS, **changed.get("inputs", {})})
+    assert other != base
+
+
+def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unittest import mock
+
+    from kubernetes import client as k8s
+
+    custom = mock.create_autospec(k8s.CustomObjectsApi, instance=True)
+    core = mock.create_autospec(k8s.CoreV1Api, instance=True)
+    core.list_namespaced_event.return_value = k8s.CoreV1EventList(items=[])
+    core.list_namespaced_pod.return_value = k8s.V1PodList(items=[])
+    done = {"metadata": {}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    custom.get_namespaced_custom_object.return_value = done
+    monkeypatch.setattr("components.launcher.default_apis", lambda: (custom, core))
+    monkeypatch.setattr(stage, "CACHE_MOUNT", str(tmp_path))
+    monkeypatch.setenv("POD_NAME", "launcher-pod")
+    monkeypatch.setenv("POD_UID", "uid-7")
+    data = tmp_path / "artifact" / "dataset"
+    data.mkdir(parents=True)
+    (data / "label_train.txt").write_text("")
+    toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     stage.train_stage(
-        settings("/d"),
-        str(model),
+        settings(str(data), gpus=4),
+        str(tmp_path / "model"),
         str(tmp_path / "cfg.yml"),
-        stage="dml-teacher",
-        run_id="run-1",
-        checkpoint_root=str(tmp_path / "pvc"),
+        stage="cml-student",
+        inputs=INPUTS,
+        checkpoint_root=str(tmp_path / "checkpoints"),
+        num_nodes=2,
+        image="registry.example.com/ocr/ppocrv3-det:1",
+        pvc_name="ppocrv3-shared",
+        node_selector={"pool": "a100"},
+        tolerations=[toleration],
     )
-    assert (tmp_path / "pvc" / "run-1" / "dml-teacher" / "latest.pdparams").exists()
-    assert (model / "latest.pdparams").exists()
+    body = custom.create_namespaced_custom_object.call_args.kwargs["body"]
+    key = stage.stage_key(settings(str(data), gpus=4), INPUTS)
+    assert body["kind"] == "TrainJob" and body["metadata"]["name"] == f"ppocrv3-cml-student-{key}"[:40]
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": "launcher-pod", "uid": "uid-7"}
+    assert body["metadata"]["ownerReferences"] == [owner]
+    (node,) = body["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
+    pod = node["template"]["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [toleration] and pod["nodeSelector"] == {"pool": "a100"}
+    assert body["spec"]["trainer"]["args"][-1] == str(tmp_path / "checkpoints" / f"cml-student-{key}" / "config.resolved.yml")
+    assert (tmp_path / "checkpoints" / "data" / "label_train.txt").exists()  # staged where the nodes see it
 
 
 def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
@@ -154,7 +234,7 @@ def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
             str(tmp_path / "m"),
             str(tmp_path / "c.yml"),
             stage="s",
-            run_id="r",
+            inputs={"dataset": "minio://d"},
             checkpoint_root=str(tmp_path / "local"),
             num_nodes=2,
             pvc_name="ppocrv3-shared",
@@ -196,13 +276,17 @@ def test_evaluate_component_logs_metrics_and_writes_a_report(
         metrics=metrics,
         report=report,
         overrides=[],
-        run_id="r-1",
-        results_uri=(tmp_path / "results").as_uri(),
     )
     assert metrics.metadata["hmean"] == pytest.approx(2 / 3) and metrics.metadata["images"] == 1.0
     html = Path(report.path).read_text()
     assert "data:image/jpeg;base64," in html and "No per-image predictions" not in html
+    (tmp_path / "model" / "metrics.jsonl").parent.mkdir(exist_ok=True)
+    (tmp_path / "model" / "metrics.jsonl").write_text('{"type": "eval", "hmean": 0.6}\n')
+    publish_results.python_func(
+        metrics=metrics, student=artifact(Model, tmp_path / "model"), results_uri=(tmp_path / "results").as_uri(), run_id="r-1"
+    )
     assert json.loads((tmp_path / "results" / "r-1" / "metrics.json").read_text())["recall"] == 0.5
+    assert (tmp_path / "results" / "r-1" / "student_metrics.jsonl").exists()
 
 
 def test_report_images_are_downscaled(tmp_path: Path) -> None:

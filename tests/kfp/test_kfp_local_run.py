@@ -22,8 +22,8 @@ def fake_run(root: Path, name: str, lr: float, hmean: float) -> Path:
     """A folder shaped like kfp.local's output (executor_output.json per task, metrics.jsonl curves)."""
     run = root / name
     for task, meta in [
-        ("train-dml-teacher", {"best_hmean": hmean / 2, "steps": 10.0}),
-        ("train-cml-student", {"best_hmean": hmean, "steps": 10.0}),
+        ("train-dml-teacher", {"hmean": hmean / 2, "steps": 10.0}),
+        ("train-cml-student", {"hmean": hmean, "steps": 10.0}),
         ("evaluate", {"precision": hmean, "recall": hmean, "hmean": hmean, "images": 3.0}),
     ]:
         (run / task).mkdir(parents=True)
