@@ -44,9 +44,13 @@ class NodeSpec:
         if self.gpus_per_node < 0:
             raise ValueError(f"gpus_per_node={self.gpus_per_node}: must be >= 0")
         if self.image_pull_policy not in PULL_POLICIES:
-            raise ValueError(f"image_pull_policy={self.image_pull_policy!r}; known: {', '.join(PULL_POLICIES)}")
+            raise ValueError(
+                f"image_pull_policy={self.image_pull_policy!r}; known: {', '.join(PULL_POLICIES)}"
+            )
         if not self.shared_pvc:
-            raise ValueError("a multi-node job needs a ReadWriteMany PVC (shared_pvc) for data and checkpoints")
+            raise ValueError(
+                "a multi-node job needs a ReadWriteMany PVC (shared_pvc) for data and checkpoints"
+            )
 
     @property
     def procs_per_node(self) -> int:

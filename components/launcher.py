@@ -32,7 +32,7 @@ class JobFailed(RuntimeError):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived (run terminated in KFP, pod deleted). BaseException so no `except Exception` eats it."""
+    """SIGTERM arrived (run terminated in KFP, pod deleted); BaseException: no `except Exception` eats it."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ class Follower:
     ):
         self.engine, self.body, self.custom, self.core = engine, body, custom, core
         self.name, self.namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-        self.where = dict(group=engine.group, version=engine.version, namespace=self.namespace, plural=engine.plural)
+        self.where = dict(
+            group=engine.group, version=engine.version, namespace=self.namespace, plural=engine.plural
+        )
         self.poll_s, self.echo, self.clock, self.sleep = poll_s, echo, clock, sleep
         self.seen_events: set[str] = set()
         self.log_marks: dict[str, str] = {}  # pod -> timestamp of the last echoed line
@@ -192,7 +194,9 @@ class Follower:
             if not involved.startswith(self.name) or event.metadata.uid in self.seen_events:
                 continue
             self.seen_events.add(event.metadata.uid)
-            self.echo(f"event {event.type} {event.reason} {event.involved_object.kind}/{involved}: {event.message}")
+            self.echo(
+                f"event {event.type} {event.reason} {event.involved_object.kind}/{involved}: {event.message}"
+            )
         selector = self.engine.pod_selector.format(name=self.name)
         for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items or []:
             if pod.status is not None and pod.status.phase in ("Running", "Succeeded", "Failed"):

@@ -36,7 +36,9 @@ def build_paddlejob(
         command=launch_command(spec),
         ports=[k8s.V1ContainerPort(name="master", container_port=MASTER_PORT)],
         resources=k8s.V1ResourceRequirements(requests=spec.requests(), limits=spec.limits()),
-        volume_mounts=[k8s.V1VolumeMount(name=m["name"], mount_path=m["mountPath"]) for m in spec.volume_mounts()],
+        volume_mounts=[
+            k8s.V1VolumeMount(name=m["name"], mount_path=m["mountPath"]) for m in spec.volume_mounts()
+        ],
     )
     pod = k8s.V1PodSpec(
         containers=[container],
@@ -62,7 +64,8 @@ def build_paddlejob(
                     replicas=spec.num_nodes,
                     restart_policy="Never",
                     template=k8s.V1PodTemplateSpec(
-                        metadata=k8s.V1ObjectMeta(labels=dict(PART_OF), annotations=dict(NO_SIDECAR)), spec=pod
+                        metadata=k8s.V1ObjectMeta(labels=dict(PART_OF), annotations=dict(NO_SIDECAR)),
+                        spec=pod,
                     ),
                 )
             },

@@ -38,7 +38,9 @@ def build_trainjob(
             else None,
         ),
         spec=m.TrainerV1alpha1TrainJobSpec(
-            runtime_ref=m.TrainerV1alpha1RuntimeRef(name=RUNTIME, kind="ClusterTrainingRuntime", api_group=GROUP),
+            runtime_ref=m.TrainerV1alpha1RuntimeRef(
+                name=RUNTIME, kind="ClusterTrainingRuntime", api_group=GROUP
+            ),
             active_deadline_seconds=spec.timeout_s,
             trainer=m.TrainerV1alpha1Trainer(
                 image=spec.image,
@@ -46,8 +48,12 @@ def build_trainjob(
                 num_nodes=spec.num_nodes,
                 env=[m.IoK8sApiCoreV1EnvVar(name=k, value=v) for k, v in env.items()],
                 resources_per_node=m.IoK8sApiCoreV1ResourceRequirements(
-                    requests={k: m.IoK8sApimachineryPkgApiResourceQuantity(v) for k, v in spec.requests().items()},
-                    limits={k: m.IoK8sApimachineryPkgApiResourceQuantity(v) for k, v in spec.limits().items()},
+                    requests={
+                        k: m.IoK8sApimachineryPkgApiResourceQuantity(v) for k, v in spec.requests().items()
+                    },
+                    limits={
+                        k: m.IoK8sApimachineryPkgApiResourceQuantity(v) for k, v in spec.limits().items()
+                    },
                 ),
             ),
             runtime_patches=[_node_patch(spec)],
@@ -97,7 +103,12 @@ def _node_patch(spec: NodeSpec) -> Any:
 
 
 def _snake(owner: dict[str, Any]) -> dict[str, Any]:
-    return {"api_version": owner["apiVersion"], "kind": owner["kind"], "name": owner["name"], "uid": owner["uid"]}
+    return {
+        "api_version": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["name"],
+        "uid": owner["uid"],
+    }
 
 
 def trainjob_state(job: dict[str, Any]) -> tuple[str, str]:

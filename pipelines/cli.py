@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from components.image import BASE_IMAGE
+from pipelines.remote import Auth
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -44,13 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"image of every task: <registry>/<name>:<tag> or @sha256:<digest> (default {BASE_IMAGE}, "
             "local only: upload and run refuse an image without a registry)",
         )
-        p.add_argument("--image-pull-policy", default="IfNotPresent", choices=("IfNotPresent", "Always", "Never"))
+        p.add_argument(
+            "--image-pull-policy", default="IfNotPresent", choices=("IfNotPresent", "Always", "Never")
+        )
         p.add_argument(
             "--gpus",
             type=int,
             dest="static_gpus",
             metavar="N",
-            help="fix the training GPU count at compile time (KFP backends < 2.4 ignore a count from a parameter)",
+            help="fix the training GPU count at compile time (backends < 2.4 ignore a count in a parameter)",
         )
         p.add_argument("--data-version", help="pin the data: caches fetch under this version")
         p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
@@ -73,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     def cluster_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", required=True, help="KFP API (the Kubeflow gateway, or a port-forward)")
         p.add_argument("--namespace", help="profile namespace (multi-user Kubeflow)")
-        p.add_argument("--token", default=os.environ.get("KFP_TOKEN", ""), help="bearer token (env KFP_TOKEN)")
+        p.add_argument(
+            "--token", default=os.environ.get("KFP_TOKEN", ""), help="bearer token (env KFP_TOKEN)"
+        )
         p.add_argument(
             "--cookies", default=os.environ.get("KFP_COOKIES", ""), help="session cookie(s) (env KFP_COOKIES)"
         )
@@ -85,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", help="version name (default: UTC timestamp)")
     compile_options(p)
 
-    p = sub.add_parser("run", help="upload this pipeline as a new version and start it (or start --version-id)")
+    p = sub.add_parser(
+        "run", help="upload this pipeline as a new version and start it (or start --version-id)"
+    )
     cluster_options(p)
     p.add_argument("--name", default="ppocrv3-det", help="the pipeline the run belongs to")
     p.add_argument("--version", help="version name when uploading (default: UTC timestamp)")
@@ -139,10 +146,8 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
 
 
-def auth_of(args: argparse.Namespace) -> "remote.Auth":
-    from pipelines import remote
-
-    return remote.Auth(token=args.token, cookies=args.cookies, sa_token_path=args.sa_token_path)
+def auth_of(args: argparse.Namespace) -> Auth:
+    return Auth(token=args.token, cookies=args.cookies, sa_token_path=args.sa_token_path)
 
 
 def cmd_remote(args: argparse.Namespace) -> None:

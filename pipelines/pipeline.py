@@ -19,13 +19,14 @@ from components.publish_results import publish_results
 from components.stage import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
-from pipelines.training import RETRY, Placement, add_training_stage
+from pipelines.training import Placement, add_training_stage
 
 PIPELINE_NAME = "ppocrv3-det"
 MINIO_SECRET = "ppocrv3-object-store"
 # Secret key -> env var; identical names so the Secret reads like the env it produces (manifests/overlays).
 MINIO_ENV = {
-    k: k for k in ("MINIO_ENDPOINT", "MINIO_SECURE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+    k: k
+    for k in ("MINIO_ENDPOINT", "MINIO_SECURE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 }
 GPU_RESOURCE = "nvidia.com/gpu"
 SHM_SIZE = "16Gi"
@@ -169,11 +170,11 @@ def build_pipeline(
         """PP-OCRv3 text detection: DML teacher -> CML student distillation -> evaluation and export.
 
         Args:
-            data_uri: the dataset: s3://bucket/key (tar or folder prefix), https://, file://, or synthetic://N.
+            data_uri: the dataset: s3://bucket/key (tar or folder prefix), https://, file:// or synthetic://N.
             data_sha256: expected SHA-256 of the downloaded archive ("" = not checked).
             data_size: expected size in bytes of the downloaded archive (0 = not checked).
-            data_version: a name for the data behind data_uri; fetch is cached only when it is pinned at compile
-                time (--data-version), since the data behind a URI may change.
+            data_version: a name for the data behind data_uri; fetch is cached only when it is pinned at
+                compile time (--data-version), since the data behind a URI may change.
             label_level: HierText granularity turned into boxes: line, word or paragraph.
             dml_config: the teacher recipe (PaddleOCR config name or path), trained with DML.
             cml_config: the student recipe (PaddleOCR config name or path), distilled with CML.
@@ -190,15 +191,15 @@ def build_pipeline(
             gpus: GPUs per training pod (or per node when num_nodes > 1); 0 trains on CPU.
             num_nodes: 1 trains in the pipeline's own pod; > 1 runs a distributed job over that many nodes.
             use_amp: mixed-precision training (Global.use_amp).
-            teacher_pretrained_uri: weights to start the teacher from (.pdparams URI or path prefix; "" = none).
-            student_pretrained_uri: weights to start the student from (.pdparams URI or path prefix; "" = none).
+            teacher_pretrained_uri: weights to start the teacher from (.pdparams URI or prefix; "" = none).
+            student_pretrained_uri: weights to start the student from (.pdparams URI or prefix; "" = none).
             dml_overrides: extra -o Section.key=value overrides of the teacher recipe.
             cml_overrides: extra -o Section.key=value overrides of the student recipe.
             eval_overrides: extra -o overrides for evaluation.
             export_overrides: extra -o overrides for export.
-            checkpoint_root: where training keeps resumable checkpoints (on the checkpoint PVC); "" = only in the
-                Model artifact, so a retried pod starts over.
-            cache_pvc: the ReadWriteOnce PVC holding checkpoint_root for single-node training (manifests/base).
+            checkpoint_root: where training keeps resumable checkpoints, in content-keyed folders (on the
+                checkpoint PVC); "" = only in the Model artifact, so a retried pod starts over.
+            cache_pvc: the ReadWriteOnce PVC holding checkpoint_root in single-node training (manifests/base).
             shared_pvc: the ReadWriteMany PVC the launcher and node pods share when num_nodes > 1.
             engine: the multi-node job: trainjob (Kubeflow Trainer v2, our Paddle runtime) or paddlejob
                 (Training Operator v1.9).

@@ -34,7 +34,8 @@ def image_problem(image: str) -> Optional[str]:
     """Why `image` cannot be pulled by a cluster as written (None when it names a registry and a version)."""
     if not _REGISTRY.match(image):
         return (
-            f"image {image!r} names no registry, so nodes would pull docker.io/library/{image.split('/')[-1]}; "
+            f"image {image!r} names no registry, so nodes would pull "
+            f"docker.io/library/{image.split('/')[-1]}; "
             "push it and compile with --image <registry host>/<name>:<tag> or @sha256:<digest>"
         )
     if "@" in image and not _DIGEST.search(image):
@@ -96,7 +97,7 @@ def upload(
     namespace: Optional[str] = None,
     description: str = "",
 ) -> tuple[str, str]:
-    """Upload `package` as pipeline `name` (in `namespace`), or as a new version; returns (pipeline, version)."""
+    """Upload `package` as pipeline `name` (in `namespace`) or as a new version: (pipeline, version) ids."""
     check_images(package)
     pipeline_id = find_pipeline(client, name, namespace)
     if pipeline_id is None:
@@ -123,7 +124,7 @@ def start_version(
     namespace: Optional[str] = None,
     run_name: Optional[str] = None,
 ) -> str:
-    """Start uploaded version `version_id`, passing ALL `arguments` (the compare page shows only passed ones)."""
+    """Start uploaded version `version_id` with ALL `arguments` (the compare page shows only passed ones)."""
     exp = client.create_experiment(experiment, namespace=namespace)
     run = client.run_pipeline(
         experiment_id=exp.experiment_id,
@@ -163,5 +164,6 @@ def results_uri_problem(uri: str, namespace: Optional[str]) -> Optional[str]:
         return None
     return (
         f"results_uri {uri!r} is outside what namespace {namespace!r} may write in bucket mlpipeline; "
-        f"use s3://mlpipeline/private-artifacts/{namespace}/ppocrv3-results (or private/{namespace}/..., shared/...)"
+        f"use s3://mlpipeline/private-artifacts/{namespace}/ppocrv3-results "
+        f"(or private/{namespace}/..., shared/...)"
     )

@@ -55,9 +55,13 @@ def add_training_stage(
         **inputs,
     )
     if not placement.multinode:
-        return _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc).outputs
+        return _single_node(
+            component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc
+        ).outputs
     with dsl.If(num_nodes == 1, name="single-node"):
-        one = _single_node(component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc)
+        one = _single_node(
+            component(cache_pvc=checkpoint_pvc, **forwarded), placement, gpu_limit, checkpoint_pvc
+        )
     with dsl.Else(name="multi-node"):
         many = _launcher(component(cache_pvc=shared_pvc, **forwarded), placement, shared_pvc)
     return {name: dsl.OneOf(one.outputs[name], many.outputs[name]) for name in STAGE_OUTPUTS}

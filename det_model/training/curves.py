@@ -1,4 +1,4 @@
-"""Training curves from a metrics.jsonl history: loss terms per logged step and the eval metrics per evaluation.
+"""Training curves from a metrics.jsonl history: loss terms per logged step, eval metrics per evaluation.
 
 `write_curves_html` gives one self-contained HTML page (a PNG plot embedded as a data URI plus the last
 values in a table), which the KFP UI shows as an HTML visualisation of the training tasks.
@@ -56,7 +56,7 @@ def curves_png(records: Sequence[dict[str, Any]], title: str) -> bytes:
 
 
 def write_curves_html(history: Path, out: Path, title: str) -> dict[str, float]:
-    """Write the curves page for `history` (an empty-history note when it is missing); return the last evals."""
+    """Write the curves page for `history` (a note when it is missing); return the last evaluation."""
     records = read_history(history) if history.exists() else []
     evals = series(records, "eval")
     last = {name: points[-1][1] for name, points in evals.items()}

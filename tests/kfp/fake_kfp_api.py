@@ -58,7 +58,9 @@ def serve(api: FakeKfpApi) -> tuple[http.server.ThreadingHTTPServer, str]:
         def handle_any(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {k.lower(): v for k, v in self.headers.items()}  # HTTP header names are case-insensitive
+            headers = {
+                k.lower(): v for k, v in self.headers.items()
+            }  # HTTP header names are case-insensitive
             request = Request(self.command, url.path, urllib.parse.parse_qs(url.query), headers, body)
             api.requests.append(request)
             try:

@@ -69,7 +69,7 @@ def render(folder: Path) -> list[dict]:
 
 
 def manifests_copy(tmp: Path, with_credentials: bool = True) -> Path:
-    """A copy of manifests/ whose overlays have object-store.env made from their .example (as the README says)."""
+    """A copy of manifests/ with object-store.env made from each .example (as the README says)."""
     root = tmp / "manifests"
     shutil.copytree(MANIFESTS, root, ignore=shutil.ignore_patterns("object-store.env"))
     if with_credentials:

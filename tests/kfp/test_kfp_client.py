@@ -23,7 +23,6 @@ from pipelines.cli import main
 from pipelines.params import defaults, parse_sets
 from pipelines.pipeline import ppocrv3_det
 
-
 IMAGE = "registry.example.com/ocr/ppocrv3-det:1.0"
 NS = "ppocrv3"
 RESULTS = f"s3://mlpipeline/private-artifacts/{NS}/ppocrv3-results"

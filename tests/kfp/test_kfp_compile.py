@@ -83,7 +83,9 @@ def executor(spec: dict, task: str) -> dict:
 def test_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
     spec = compiled[0]
     root = spec["root"]["dag"]["tasks"]
-    edges = {stage_of(spec, n): {stage_of(spec, d) for d in t.get("dependentTasks", [])} for n, t in root.items()}
+    edges = {
+        stage_of(spec, n): {stage_of(spec, d) for d in t.get("dependentTasks", [])} for n, t in root.items()
+    }
     assert edges == EXPECTED_EDGES
     assert set(TASK_NAMES) | set(LAUNCHERS.values()) | {"publish-results"} <= set(all_tasks(spec))
 
@@ -91,11 +93,18 @@ def test_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
 def test_artifacts_flow_between_the_right_stages(compiled: tuple[dict, dict]) -> None:
     spec = compiled[0]
     source = {
-        name: {k: stage_of(spec, v["taskOutputArtifact"]["producerTask"]) for k, v in t["inputs"].get("artifacts", {}).items()}
+        name: {
+            k: stage_of(spec, v["taskOutputArtifact"]["producerTask"])
+            for k, v in t["inputs"].get("artifacts", {}).items()
+        }
         for name, t in spec["root"]["dag"]["tasks"].items()
     }
     assert source["extract-params"]["teacher"] == "train-dml-teacher"
-    assert source["evaluate"] == {"dataset": "fetch-hiertext", "model": "train-cml-student", "config": "train-cml-student"}
+    assert source["evaluate"] == {
+        "dataset": "fetch-hiertext",
+        "model": "train-cml-student",
+        "config": "train-cml-student",
+    }
     assert source["export"]["model"] == "train-cml-student"
 
 
@@ -110,13 +119,25 @@ def condition_of(spec: dict, task: str) -> str:
 
 
 @pytest.mark.parametrize("single, launcher", sorted(LAUNCHERS.items()))
-def test_single_and_multi_node_are_different_tasks_with_their_own_resources(compiled, single: str, launcher: str) -> None:
+def test_single_and_multi_node_are_different_tasks_with_their_own_resources(
+    compiled, single: str, launcher: str
+) -> None:
     spec, platform = compiled
-    assert "num_nodes" in condition_of(spec, single) and condition_of(spec, launcher) == f"!({condition_of(spec, single)})"
+    assert (
+        "num_nodes" in condition_of(spec, single)
+        and condition_of(spec, launcher) == f"!({condition_of(spec, single)})"
+    )
     big, small = executor(spec, single)["resources"], executor(spec, launcher)["resources"]
     assert big["accelerator"]["resourceType"] == "nvidia.com/gpu" and "accelerator" not in small
-    assert (small["resourceCpuRequest"], small["resourceMemoryRequest"], small["resourceMemoryLimit"]) == RESOURCES["launcher"]
-    k8s_single, k8s_launcher = platform[executor_label(spec, single)], platform[executor_label(spec, launcher)]
+    assert (
+        small["resourceCpuRequest"],
+        small["resourceMemoryRequest"],
+        small["resourceMemoryLimit"],
+    ) == RESOURCES["launcher"]
+    k8s_single, k8s_launcher = (
+        platform[executor_label(spec, single)],
+        platform[executor_label(spec, launcher)],
+    )
     assert "emptyDirMounts" in k8s_single and "emptyDirMounts" not in k8s_launcher  # no 16 GiB /dev/shm
     assert [m["componentInputParameter"] for m in k8s_single["pvcMount"]] == ["pipelinechannel--cache_pvc"]
     assert [m["componentInputParameter"] for m in k8s_launcher["pvcMount"]] == ["pipelinechannel--shared_pvc"]
@@ -127,7 +148,9 @@ def test_single_and_multi_node_are_different_tasks_with_their_own_resources(comp
 
 
 def test_workers_get_the_pipelines_tolerations_and_node_selector(tmp_path: Path) -> None:
-    spec, _ = compile_docs(tmp_path, "--node-selector", "pool=a100", "--toleration", "dedicated=ocr:NoExecute")
+    spec, _ = compile_docs(
+        tmp_path, "--node-selector", "pool=a100", "--toleration", "dedicated=ocr:NoExecute"
+    )
     for launcher in LAUNCHERS.values():
         given = all_tasks(spec)[launcher]["inputs"]["parameters"]
         assert given["node_selector"]["runtimeValue"]["constant"] == {"pool": "a100"}
@@ -172,7 +195,9 @@ def test_downloading_tasks_get_a_sized_scratch_volume(compiled: tuple[dict, dict
 def test_training_publishes_curves(compiled: tuple[dict, dict]) -> None:
     spec = compiled[0]
     for task in ("train-dml-teacher", "train-cml-student", *LAUNCHERS.values()):
-        outputs = spec["components"][all_tasks(spec)[task]["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+        outputs = spec["components"][all_tasks(spec)[task]["componentRef"]["name"]]["outputDefinitions"][
+            "artifacts"
+        ]
         assert outputs["curves"]["artifactType"]["schemaTitle"] == "system.HTML"
 
 
@@ -323,5 +348,7 @@ def test_compile_time_gpu_count_for_old_backends(tmp_path: Path) -> None:
 def test_every_parameter_has_a_description_in_the_spec(compiled: tuple[dict, dict]) -> None:
     params = compiled[0]["root"]["inputDefinitions"]["parameters"]
     missing = [name for name, p in params.items() if len(p.get("description", "")) < 10]
-    assert not missing, f"parameters without a description (add them to the pipeline docstring Args): {missing}"
+    assert not missing, (
+        f"parameters without a description (add them to the pipeline docstring Args): {missing}"
+    )
     assert params["num_nodes"]["description"].startswith("1 trains in the pipeline's own pod")

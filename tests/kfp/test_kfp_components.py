@@ -148,7 +148,9 @@ def fake_train_writing(written: list) -> object:
 INPUTS = {"dataset": "minio://mlpipeline/v2/artifacts/p/r1/fetch/1/dataset", "pretrained": ""}
 
 
-def test_identical_work_reuses_one_content_keyed_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identical_work_reuses_one_content_keyed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runs: list = []
     monkeypatch.setattr("det_model.training.train", fake_train_writing(runs))
     for attempt in ("first", "retried"):  # a retried pod, or an identical re-run in another KFP run
@@ -162,7 +164,9 @@ def test_identical_work_reuses_one_content_keyed_folder(tmp_path: Path, monkeypa
         )
     (folder,) = (tmp_path / "pvc").iterdir()
     assert folder.name == f"dml-teacher-{stage.stage_key(settings('/x'), INPUTS)}"
-    assert runs[0].Global.checkpoints is None and runs[1].Global.checkpoints == str(folder / "latest")  # resumed
+    assert runs[0].Global.checkpoints is None and runs[1].Global.checkpoints == str(
+        folder / "latest"
+    )  # resumed
     published = sorted(p.name for p in (tmp_path / "retried" / "model").iterdir())
     assert published == ["best_accuracy.pdparams", "latest.pdparams"]  # no optimizer state, no epochs
 
@@ -177,7 +181,9 @@ def test_identical_work_reuses_one_content_keyed_folder(tmp_path: Path, monkeypa
 )
 def test_different_work_gets_a_different_folder(changed: dict) -> None:
     base = stage.stage_key(settings("/a"), INPUTS)
-    other = stage.stage_key(settings("/b", **changed.get("settings", {})), {**INPUTS, **changed.get("inputs", {})})
+    other = stage.stage_key(
+        settings("/b", **changed.get("settings", {})), {**INPUTS, **changed.get("inputs", {})}
+    )
     assert other != base
 
 
@@ -223,7 +229,9 @@ def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
     (node,) = body["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
     pod = node["template"]["spec"]["template"]["spec"]
     assert pod["tolerations"] == [toleration] and pod["nodeSelector"] == {"pool": "a100"}
-    assert body["spec"]["trainer"]["args"][-1] == str(tmp_path / "checkpoints" / f"cml-student-{key}" / "config.resolved.yml")
+    assert body["spec"]["trainer"]["args"][-1] == str(
+        tmp_path / "checkpoints" / f"cml-student-{key}" / "config.resolved.yml"
+    )
     assert (tmp_path / "checkpoints" / "data" / "label_train.txt").exists()  # staged where the nodes see it
 
 
@@ -283,7 +291,10 @@ def test_evaluate_component_logs_metrics_and_writes_a_report(
     (tmp_path / "model" / "metrics.jsonl").parent.mkdir(exist_ok=True)
     (tmp_path / "model" / "metrics.jsonl").write_text('{"type": "eval", "hmean": 0.6}\n')
     publish_results.python_func(
-        metrics=metrics, student=artifact(Model, tmp_path / "model"), results_uri=(tmp_path / "results").as_uri(), run_id="r-1"
+        metrics=metrics,
+        student=artifact(Model, tmp_path / "model"),
+        results_uri=(tmp_path / "results").as_uri(),
+        run_id="r-1",
     )
     assert json.loads((tmp_path / "results" / "r-1" / "metrics.json").read_text())["recall"] == 0.5
     assert (tmp_path / "results" / "r-1" / "student_metrics.jsonl").exists()
@@ -299,8 +310,13 @@ def test_report_images_are_downscaled(tmp_path: Path) -> None:
     from components.report import MAX_SIDE, write_report
 
     (tmp_path / "images").mkdir()
-    cv2.imwrite(str(tmp_path / "images" / "big.jpg"), np.random.default_rng(0).integers(0, 255, (1500, 2000, 3), np.uint8))
-    (tmp_path / "label_eval.txt").write_text('images/big.jpg\t[{"transcription": "x", "points": [[10,10],[900,10],[900,300],[10,300]]}]\n')
+    cv2.imwrite(
+        str(tmp_path / "images" / "big.jpg"),
+        np.random.default_rng(0).integers(0, 255, (1500, 2000, 3), np.uint8),
+    )
+    (tmp_path / "label_eval.txt").write_text(
+        'images/big.jpg\t[{"transcription": "x", "points": [[10,10],[900,10],[900,300],[10,300]]}]\n'
+    )
     out = tmp_path / "report.html"
     write_report(out, {"hmean": 0.5}, tmp_path, tmp_path, num_samples=1)
     (data,) = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', out.read_text())

@@ -1,4 +1,4 @@
-"""Content keys (components/keys.py): equal for identical work, different when anything that matters differs."""
+"""Content keys (components/keys.py): equal for identical work, different when anything that matters does."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import pytest
 from components.keys import KEY_LENGTH, content_key
 
 CONFIG = "Global:\n  epoch_num: 500\n"
-INPUTS = {"dataset": "minio://mlpipeline/v2/artifacts/p/r1/fetch/1/dataset", "teacher_params": "minio://x/params"}
+INPUTS = {
+    "dataset": "minio://mlpipeline/v2/artifacts/p/r1/fetch/1/dataset",
+    "teacher_params": "minio://x/params",
+}
 
 
 def test_identical_work_gets_the_same_key_whatever_the_input_order() -> None:

@@ -103,8 +103,15 @@ def test_success_echoes_states_events_and_node_logs_once(apis) -> None:
         "created", "Pending", "Running", "Succeeded",
     ]  # fmt: skip
     kwargs = custom.create_namespaced_custom_object.call_args.kwargs
-    assert (kwargs["group"], kwargs["plural"], kwargs["namespace"]) == ("trainer.kubeflow.org", "trainjobs", NS)
-    assert core.list_namespaced_pod.call_args.kwargs["label_selector"] == f"jobset.sigs.k8s.io/jobset-name={NAME}"
+    assert (kwargs["group"], kwargs["plural"], kwargs["namespace"]) == (
+        "trainer.kubeflow.org",
+        "trainjobs",
+        NS,
+    )
+    assert (
+        core.list_namespaced_pod.call_args.kwargs["label_selector"]
+        == f"jobset.sigs.k8s.io/jobset-name={NAME}"
+    )
 
 
 def test_failure_raises_with_the_reason(apis) -> None:
@@ -138,7 +145,13 @@ def test_failed_job_is_recreated_only_after_its_delete_finished(apis) -> None:
     custom, _ = apis
     custom.create_namespaced_custom_object.side_effect = [ApiException(status=409), None]
     # failed -> (delete) -> still there while its pods go -> gone -> (create) -> runs to completion
-    custom.get_namespaced_custom_object.side_effect = [failed("old"), deleting(), deleting(), not_found(), complete()]
+    custom.get_namespaced_custom_object.side_effect = [
+        failed("old"),
+        deleting(),
+        deleting(),
+        not_found(),
+        complete(),
+    ]
     f, lines = follower(apis)
     f.run(timeout_s=3600)
     names = [c[0] for c in custom.mock_calls]
@@ -216,7 +229,9 @@ def used_permissions(engine: str) -> set[tuple[str, str, str]]:
         core.read_namespaced_pod_log.return_value = ""
         custom.create_namespaced_custom_object.side_effect = creates
         custom.get_namespaced_custom_object.side_effect = gets
-        Follower(ENGINES[engine], BODY, custom, core, poll_s=0, echo=lambda s: None, sleep=lambda s: None).run(60)
+        Follower(
+            ENGINES[engine], BODY, custom, core, poll_s=0, echo=lambda s: None, sleep=lambda s: None
+        ).run(60)
         group, plural = ENGINES[engine].group, ENGINES[engine].plural
         for api in (custom, core):
             for call in api.mock_calls:
@@ -234,5 +249,11 @@ def test_role_grants_exactly_what_the_launcher_calls(engine: str, tmp_path: Path
         f"components:\n  - ../../components/rbac-{engine}\n"
     )
     (role,) = [d for d in render(overlay) if d["kind"] == "Role"]
-    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    granted = {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
     assert granted == used_permissions(engine)

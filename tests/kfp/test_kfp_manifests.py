@@ -117,7 +117,9 @@ def test_profile_creates_the_namespace_the_overlays_use(rendered: dict[str, list
 
 def test_launcher_binding_names_the_account_kfp_runs_pods_as(rendered: dict[str, list[dict]]) -> None:
     (binding,) = by_kind(rendered["overlays/profile-multinode"], "RoleBinding")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "default-editor", "namespace": PROFILE_NS}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "default-editor", "namespace": PROFILE_NS}
+    ]
 
 
 # --------------------------------------------------------------------------------------------- 3. storage
@@ -128,9 +130,16 @@ def test_storage_class_is_set_and_rwx_only_for_multi_node(rendered: dict[str, li
         for pvc in by_kind(rendered[overlay], "PersistentVolumeClaim"):
             assert pvc["spec"].get("storageClassName"), f"{overlay}: {pvc['metadata']['name']} has no class"
     for overlay in ("overlays/standalone", "overlays/profile"):
-        modes = {m for pvc in by_kind(rendered[overlay], "PersistentVolumeClaim") for m in pvc["spec"]["accessModes"]}
+        modes = {
+            m
+            for pvc in by_kind(rendered[overlay], "PersistentVolumeClaim")
+            for m in pvc["spec"]["accessModes"]
+        }
         assert modes == {"ReadWriteOnce"}, overlay
-    claims = {p["metadata"]["name"]: p["spec"]["accessModes"] for p in by_kind(rendered["overlays/profile-multinode"], "PersistentVolumeClaim")}
+    claims = {
+        p["metadata"]["name"]: p["spec"]["accessModes"]
+        for p in by_kind(rendered["overlays/profile-multinode"], "PersistentVolumeClaim")
+    }
     assert claims == {"ppocrv3-checkpoints": ["ReadWriteOnce"], "ppocrv3-shared": ["ReadWriteMany"]}
     assert ppocrv3_det.component_spec.inputs["cache_pvc"].default == "ppocrv3-checkpoints"
 
@@ -181,7 +190,9 @@ def test_runtime_is_the_one_trainjobs_reference(rendered: dict[str, list[dict]])
     assert runtime["metadata"]["name"] == trainjob.RUNTIME
     (node,) = runtime["spec"]["template"]["spec"]["replicatedJobs"]
     assert node["name"] == trainjob.NODE_JOB
-    assert node["template"]["metadata"]["labels"] == {"trainer.kubeflow.org/trainjob-ancestor-step": "trainer"}
+    assert node["template"]["metadata"]["labels"] == {
+        "trainer.kubeflow.org/trainjob-ancestor-step": "trainer"
+    }
     (container,) = node["template"]["spec"]["template"]["spec"]["containers"]
     assert container["name"] == trainjob.NODE_CONTAINER
     assert "python -m paddle.distributed.launch" in container["command"][2]

@@ -1,4 +1,4 @@
-"""The PaddleJob of engine=paddlejob (components/paddlejob.py), checked against the Training Operator v1.9 CRD."""
+"""The PaddleJob of engine=paddlejob (components/paddlejob.py), checked against the v1.9 CRD."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def spec(**kw: object) -> NodeSpec:
 
 
 def job(**kw: object) -> dict:
-    return build_paddlejob("ppocrv3-dml-teacher-k", "ppocrv3", spec(**kw), owner_reference("launcher", "uid-2"))
+    return build_paddlejob(
+        "ppocrv3-dml-teacher-k", "ppocrv3", spec(**kw), owner_reference("launcher", "uid-2")
+    )
 
 
 def worker(body: dict) -> dict:
@@ -44,7 +46,11 @@ def test_collective_workers_with_gpus_shared_volume_and_shm() -> None:
     body = job()
     w = worker(body)
     (container,) = w["template"]["spec"]["containers"]
-    assert w["replicas"] == 2 and container["name"] == "paddle" and "Master" not in body["spec"]["paddleReplicaSpecs"]
+    assert (
+        w["replicas"] == 2
+        and container["name"] == "paddle"
+        and "Master" not in body["spec"]["paddleReplicaSpecs"]
+    )
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert container["imagePullPolicy"] == "IfNotPresent"
     assert container["command"][:3] == ["python", "-m", "paddle.distributed.launch"]
@@ -63,7 +69,9 @@ def test_workers_get_the_pipelines_tolerations_and_node_selector() -> None:
 
 
 def test_owned_by_the_launcher_pod() -> None:
-    assert job()["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "launcher", "uid": "uid-2"}]
+    assert job()["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Pod", "name": "launcher", "uid": "uid-2"}
+    ]
 
 
 def test_cpu_nodes_run_one_process_each() -> None:
@@ -73,7 +81,12 @@ def test_cpu_nodes_run_one_process_each() -> None:
 
 @pytest.mark.parametrize(
     "conditions, state",
-    [([], "Pending"), (["Created", "Running"], "Running"), (["Running", "Succeeded"], "Succeeded"), (["Failed"], "Failed")],
+    [
+        ([], "Pending"),
+        (["Created", "Running"], "Running"),
+        (["Running", "Succeeded"], "Succeeded"),
+        (["Failed"], "Failed"),
+    ],
 )
 def test_paddlejob_state(conditions: list[str], state: str) -> None:
     status = {"conditions": [{"type": t, "status": "True"} for t in conditions]}

@@ -30,7 +30,9 @@ def test_only_best_latest_config_and_history_by_default(tmp_path: Path, same_fol
     assert names == sorted(n for n in WRITTEN if n in PUBLISHED)
     assert not any(n.endswith(".pdopt") or n.startswith("iter_epoch") for n in names)
     if not same_folder:
-        assert sorted(p.name for p in save.iterdir()) == sorted(WRITTEN)  # the PVC keeps everything for resuming
+        assert sorted(p.name for p in save.iterdir()) == sorted(
+            WRITTEN
+        )  # the PVC keeps everything for resuming
 
 
 def test_everything_when_asked(tmp_path: Path) -> None:

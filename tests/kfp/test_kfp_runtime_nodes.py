@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "manifests" / "runtime" / "paddle-distributed.yaml"
 PROGRAM = """
@@ -32,6 +32,12 @@ dist.all_reduce(total)
 with open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w") as f:
     json.dump({"world": dist.get_world_size(), "sum": float(total.numpy()[0])}, f)
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def node_container() -> dict:

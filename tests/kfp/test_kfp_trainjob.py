@@ -26,7 +26,9 @@ def spec(**kw: object) -> NodeSpec:
 
 
 def job(**kw: object) -> dict:
-    return build_trainjob("ppocrv3-cml-student-k", "ppocrv3", spec(**kw), owner_reference("launcher-pod", "uid-1"))
+    return build_trainjob(
+        "ppocrv3-cml-student-k", "ppocrv3", spec(**kw), owner_reference("launcher-pod", "uid-1")
+    )
 
 
 def node_pod_patch(body: dict) -> dict:
@@ -56,7 +58,10 @@ def test_trainjob_references_our_runtime_and_sizes_every_node() -> None:
     }
     trainer = body["spec"]["trainer"]
     assert trainer["numNodes"] == 3 and trainer["args"][:2] == ["det-model", "train"]
-    assert {e["name"]: e["value"] for e in trainer["env"]} == {"PADDLE_NNODES": "3", "PADDLE_NPROC_PER_NODE": "4"}
+    assert {e["name"]: e["value"] for e in trainer["env"]} == {
+        "PADDLE_NNODES": "3",
+        "PADDLE_NPROC_PER_NODE": "4",
+    }
     assert trainer["resourcesPerNode"]["limits"]["nvidia.com/gpu"] == "4"
     assert trainer["resourcesPerNode"]["requests"] == {"cpu": "8", "memory": "32Gi"}
 
@@ -96,7 +101,10 @@ def test_bad_node_specs_are_refused(kw: dict, message: str) -> None:
         ({}, "Pending"),
         ({"jobsStatus": [{"name": "node", "active": 2}]}, "Running"),
         ({"conditions": [{"type": "Complete", "status": "True", "reason": "JobsCompleted"}]}, "Succeeded"),
-        ({"conditions": [{"type": "Failed", "status": "True", "reason": "JobFailed", "message": "x"}]}, "Failed"),
+        (
+            {"conditions": [{"type": "Failed", "status": "True", "reason": "JobFailed", "message": "x"}]},
+            "Failed",
+        ),
         ({"conditions": [{"type": "Complete", "status": "False"}]}, "Pending"),
     ],
 )
@@ -104,7 +112,9 @@ def test_trainjob_state(status: dict, state: str) -> None:
     assert trainjob_state({"status": status})[0] == state
 
 
-@pytest.mark.parametrize("stage, key", [("dml-teacher", "0f8c2a1e6f7d4c3b"), ("cml-student", "Run_With.UPPER/" + "x" * 80)])
+@pytest.mark.parametrize(
+    "stage, key", [("dml-teacher", "0f8c2a1e6f7d4c3b"), ("cml-student", "Run_With.UPPER/" + "x" * 80)]
+)
 def test_job_names_leave_room_for_jobset_pod_hostnames(stage: str, key: str) -> None:
     import re
 

@@ -15,7 +15,15 @@ from det_model.training.curves import series, write_curves_html
 
 def history(path: Path) -> Path:
     records = [
-        {"type": "train", "epoch": 1, "global_step": s, "lr": 0.001, "ips": 3.0, "loss": 2.0 / s, "loss_shrink_maps": 1.0 / s}
+        {
+            "type": "train",
+            "epoch": 1,
+            "global_step": s,
+            "lr": 0.001,
+            "ips": 3.0,
+            "loss": 2.0 / s,
+            "loss_shrink_maps": 1.0 / s,
+        }
         for s in (1, 2, 3, 4)
     ] + [{"type": "eval", "epoch": 1, "global_step": s, "hmean": 0.1 * s, "precision": 0.2} for s in (2, 4)]
     path.write_text("\n".join(json.dumps(r) for r in records))
