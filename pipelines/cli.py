@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="fix the training GPU count at compile time (backends < 2.4 ignore a count in a parameter)",
         )
         p.add_argument("--data-version", help="pin the data: caches fetch under this version")
+        p.add_argument("--scratch-storage-class", help="class of the per-pod scratch volumes (default: cluster's)")
+        p.add_argument(
+            "--artifact-root",
+            default="/minio",
+            help="KFP's local artifact folder: /minio for minio:// pipeline roots (default), /s3 for s3://",
+        )
         p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
         p.add_argument(
             "--toleration",
@@ -127,6 +133,8 @@ def compile_pipeline(args: argparse.Namespace, output: Path) -> Path:
         tolerations=args.toleration,
         image_pull_policy=args.image_pull_policy,
         static_gpus=args.static_gpus,
+        scratch_storage_class=args.scratch_storage_class,
+        artifact_root=args.artifact_root,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(output))

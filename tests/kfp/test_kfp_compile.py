@@ -352,3 +352,9 @@ def test_every_parameter_has_a_description_in_the_spec(compiled: tuple[dict, dic
         f"parameters without a description (add them to the pipeline docstring Args): {missing}"
     )
     assert params["num_nodes"]["description"].startswith("1 trains in the pipeline's own pod")
+
+
+def test_scratch_volume_class_and_mount_are_options(tmp_path: Path) -> None:
+    spec, platform = compile_docs(tmp_path, "--scratch-storage-class", "fast-local", "--artifact-root", "/s3")
+    (volume,) = platform[executor_label(spec, "fetch-hiertext")]["genericEphemeralVolume"]
+    assert (volume["mountPath"], volume["storageClassName"]) == ("/s3", "fast-local")
