@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="fix the training GPU count at compile time (backends < 2.4 ignore a count in a parameter)",
         )
         p.add_argument("--data-version", help="pin the data: caches fetch under this version")
-        p.add_argument("--scratch-storage-class", help="class of the per-pod scratch volumes (default: cluster)")
+        p.add_argument("--scratch-storage-class", help="storage class of the per-pod scratch volumes")
         p.add_argument(
             "--artifact-root",
             default="/minio",
