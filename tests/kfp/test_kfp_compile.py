@@ -322,6 +322,20 @@ def test_spec_round_trips_into_the_protobuf(compiled: tuple[dict, dict]) -> None
     assert parsed.pipeline_info.name == "ppocrv3-det"
 
 
+def test_platform_spec_matches_the_kubernetes_executor_schema(compiled: tuple[dict, dict]) -> None:
+    """Every executor's Kubernetes settings parse into kfp-kubernetes' KubernetesExecutorConfig (unknown fields
+    or wrong types fail), the schema the KFP driver reads them with."""
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
+
+    _, platform = compiled
+    assert platform
+    for label, config in platform.items():
+        json_format.ParseDict(config, k8s_pb2.KubernetesExecutorConfig())  # raises ParseError when invalid
+    with pytest.raises(json_format.ParseError):
+        json_format.ParseDict({"pvcMounts": []}, k8s_pb2.KubernetesExecutorConfig())
+
+
 DIGEST_IMAGE = "registry.example.com/ocr/ppocrv3-det@sha256:" + "0123456789abcdef" * 4
 
 
