@@ -15,7 +15,6 @@ from typing import Any, Callable, Optional, Sequence
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "paddlejobs", "PaddleJob"
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-TERMINAL = ("Succeeded", "Failed")
 
 
 class PaddleJobFailed(RuntimeError):

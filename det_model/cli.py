@@ -42,9 +42,11 @@ def _load(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _relaunch_distributed(args)
+    from det_model.evaluation import evaluator
     from det_model.training import train
 
-    result = train(_load(args))
+    cfg = _load(args)
+    result = train(cfg, evaluate=evaluator(cfg))
     print(
         f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
         f"best: {result.best_metrics or 'no evaluation ran'}"
@@ -111,7 +113,7 @@ def cmd_import_onnx(args: argparse.Namespace) -> int:
     from det_model.modeling.onnx_import import import_onnx
 
     report = import_onnx(args.onnx, args.out)
-    print(report.summary() if hasattr(report, "summary") else report)
+    print(report.summary())
     return 0
 
 
@@ -179,12 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("dst")
     extract.set_defaults(func=cmd_extract_params)
 
-    try:
-        from det_model.data.commands import add_data_parser
-    except ImportError:  # pragma: no cover - the data package is always installed with det_model
-        add_data_parser = None
-    if add_data_parser is not None:
-        add_data_parser(sub)
+    from det_model.data.commands import add_data_parser
+
+    add_data_parser(sub)
     return parser
 
 

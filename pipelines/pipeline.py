@@ -15,7 +15,7 @@ from components.export import export
 from components.extract_params import extract_params
 from components.fetch_hiertext import fetch_hiertext
 from components.image import BASE_IMAGE
-from components.stage import CACHE_MOUNT
+from components.settings import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
 
