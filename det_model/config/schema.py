@@ -496,3 +496,27 @@ TRANSFORMS: dict[str, type] = {
 }
 AUGMENTERS: dict[str, type] = {"Fliplr": FliplrConfig, "Affine": AffineConfig, "Resize": ResizeConfig}
 DATASETS: dict[str, type] = {"SimpleDataSet": DatasetConfig}
+
+
+# ------------------------------------------------------------------------------- compatibility-only keys
+# The one list of keys PaddleOCR configs carry that are accepted (so its recipes load unchanged) but that
+# nothing here acts on; no module reads these fields (tests/config/test_compatibility_keys.py checks it).
+# Per key: INFORMATIONAL (read by a PaddleOCR tool this project replaces, or overwritten at start-up: silent),
+# IGNORED (a non-default value is warned about) or a reason string (a non-default value is rejected, because
+# honouring it would change the results).
+INFORMATIONAL, IGNORED = "informational", "ignored"
+COMPATIBILITY_ONLY: dict[type, dict[str, str]] = {
+    GlobalConfig: {
+        "debug": IGNORED,
+        "cal_metric_during_train": IGNORED,
+        "use_visualdl": IGNORED,
+        "infer_img": INFORMATIONAL,  # tools/infer_det.py input; `det-model infer --image` here
+        "save_res_path": INFORMATIONAL,  # tools/infer_det.py output; `det-model infer --out` here
+        "distributed": INFORMATIONAL,  # PaddleOCR overwrites it from the world size; so do we
+        "d2s_train_image_shape": IGNORED,
+        "calc_epoch_interval": IGNORED,
+        "to_static": IGNORED,
+        "use_sync_bn": "SyncBatchNorm is not implemented: BN statistics would differ from a synced run",
+    },
+    DistillationDMLLossConfig: {"dis_head": IGNORED},
+}
