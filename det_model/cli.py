@@ -95,9 +95,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    from det_model.inference import infer_command
+    """Exit code 1 when any image failed (each failure is in summary.json)."""
+    from det_model.inference import RESULTS_FILE, SUMMARY_FILE, infer_images
 
-    return infer_command(
+    summary = infer_images(
         args.model_dir,
         args.image,
         args.out,
@@ -107,6 +108,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
         enable_mkldnn=args.enable_mkldnn,
         use_gpu=args.use_gpu,
     )
+    failed, out = summary["failed"], Path(args.out)
+    print(
+        f"{summary['processed']}/{summary['images']} images, {summary['boxes']} boxes -> {out / RESULTS_FILE}"
+        + (f"; {len(failed)} failed (see {out / SUMMARY_FILE})" if failed else "")
+    )
+    return 1 if failed else 0
 
 
 def cmd_import_onnx(args: argparse.Namespace) -> int:

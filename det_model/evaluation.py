@@ -20,7 +20,7 @@ from tqdm import tqdm
 from det_model.config.schema import DetConfig
 from det_model.device import select_device
 from det_model.metrics import DetMetric, DistillationMetric, build_metric
-from det_model.postprocess import DBPostProcess, DistillationDBPostProcess, build_postprocess
+from det_model.postprocess import DBPostProcess, Detections, DistillationDBPostProcess, build_postprocess
 from det_model.training.checkpoint import load_eval_weights
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def _update_metric(
     postprocess: DBPostProcess | DistillationDBPostProcess,
     maps: np.ndarray | dict[str, np.ndarray],
     batch: Mapping[str, Any],
-) -> None:
+) -> list[Detections] | dict[str, list[Detections]]:
+    """Decode `maps`, feed the metric, and return the detections (one list per sub-model for distillation)."""
     shapes = np.asarray(_as_numpy(batch["shape"]))
     polys, tags = _as_numpy(batch["polys"]), _as_numpy(batch["ignore_tags"])
     if isinstance(postprocess, DistillationDBPostProcess) != isinstance(maps, dict):
