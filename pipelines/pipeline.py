@@ -91,41 +91,35 @@ class CompileChoices:
         _gpu(task, count, self.node_selector, self.tolerations)
 
 
-def _train_tasks(p: dict, c: CompileChoices, dataset) -> dsl.PipelineTask:
-    """DML teacher -> extract -> CML student on `dataset`; returns the student task. `p`: pipeline parameters."""
-    common = dict(
-        image_size=p["image_size"],
-        eval_side_len=p["eval_side_len"],
-        eval_interval=p["eval_interval"],
-        num_workers=p["num_workers"],
-        gpus=p["gpus"],
-        use_amp=p["use_amp"],
-        num_nodes=p["num_nodes"],
-        checkpoint_root=p["checkpoint_root"],
-        cache_pvc=p["cache_pvc"],
-        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        image=c.image,
+def _pick(p: dict, *names: str) -> dict:
+    return {name: p[name] for name in names}
+
+
+def _stage_args(p: dict, config: str, prefix: str, overrides: str) -> dict:
+    """A training stage's own parameters (`<prefix>_epochs`, `<prefix>_batch_size`, ...) by component name."""
+    return dict(
+        config_name=p[config],
+        epochs=p[f"{prefix}_epochs"],
+        batch_size=p[f"{prefix}_batch_size"],
+        learning_rate=p[f"{prefix}_learning_rate"],
+        pretrained_uri=p[f"{prefix}_pretrained_uri"],
+        overrides=p[overrides],
     )
+
+
+def _train_tasks(p: dict, c: CompileChoices, dataset) -> dsl.PipelineTask:
+    """DML teacher -> extract -> CML student on `dataset`; returns the student task (`p`: parameters)."""
+    shared = ("image_size", "eval_side_len", "eval_interval", "num_workers", "gpus", "use_amp", "num_nodes")
+    common = _pick(p, *shared, "checkpoint_root", "cache_pvc")
+    common.update(run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, image=c.image)
     teacher = train_dml_teacher(
-        dataset=dataset,
-        config_name=p["dml_config"],
-        epochs=p["teacher_epochs"],
-        batch_size=p["teacher_batch_size"],
-        learning_rate=p["teacher_learning_rate"],
-        pretrained_uri=p["teacher_pretrained_uri"],
-        overrides=p["dml_overrides"],
-        **common,
+        dataset=dataset, **_stage_args(p, "dml_config", "teacher", "dml_overrides"), **common
     )
     extract = c.setup(extract_params(teacher=teacher.outputs["model"]), "extract")
     student = train_cml_student(
         dataset=dataset,
         teacher_params=extract.outputs["params"],
-        config_name=p["cml_config"],
-        epochs=p["student_epochs"],
-        batch_size=p["student_batch_size"],
-        learning_rate=p["student_learning_rate"],
-        pretrained_uri=p["student_pretrained_uri"],
-        overrides=p["cml_overrides"],
+        **_stage_args(p, "cml_config", "student", "cml_overrides"),
         **common,
     )
     for train in (teacher, student):
@@ -137,13 +131,7 @@ def _train_tasks(p: dict, c: CompileChoices, dataset) -> dsl.PipelineTask:
 
 def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
     """The whole DAG for pipeline parameters `p` (by name)."""
-    fetch = fetch_hiertext(
-        data_uri=p["data_uri"],
-        label_level=p["label_level"],
-        data_sha256=p["data_sha256"],
-        data_size=p["data_size"],
-        data_version=p["data_version"],
-    )
+    fetch = fetch_hiertext(**_pick(p, "data_uri", "label_level", "data_sha256", "data_size", "data_version"))
     c.setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(c.pinned_version))
     student = _train_tasks(p, c, fetch.outputs["dataset"])
     scores = evaluate(
