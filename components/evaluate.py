@@ -23,14 +23,13 @@ def evaluate(
     import tempfile
     from pathlib import Path
 
+    from components.overrides import inference_overrides
     from components.report import write_report
-    from components.stage import inference_overrides
     from det_model.config import load_config
     from det_model.evaluation import evaluate_command
 
-    cfg = load_config(
-        config.path, inference_overrides(Path(config.path), model.path, dataset.path) + overrides
-    )
+    recipe = load_config(config.path)
+    cfg = load_config(config.path, inference_overrides(recipe, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
     result = evaluate_command(cfg, work)
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}

@@ -34,72 +34,72 @@ def _toleration(text: str) -> dict:
     return {"key": key, "operator": "Equal" if sep else "Exists", "value": value or None, "effect": effect}
 
 
+def _compile_options(p: argparse.ArgumentParser) -> None:
+    """The compile-time choices (pipelines.pipeline.CompileChoices)."""
+    p.add_argument(
+        "--image",
+        default=BASE_IMAGE,
+        help=f"image of every task: <registry>/<name>:<tag> or @sha256:<digest> (default {BASE_IMAGE}, "
+        "local only: upload and run refuse an image without a registry)",
+    )
+    p.add_argument("--image-pull-policy", default="IfNotPresent", choices=("IfNotPresent", "Always", "Never"))
+    p.add_argument(
+        "--gpus",
+        type=int,
+        dest="static_gpus",
+        metavar="N",
+        help="fix the training GPU count at compile time (backends < 2.4 ignore a count in a parameter)",
+    )
+    p.add_argument("--data-version", help="pin the data: caches fetch under this version")
+    p.add_argument("--scratch-storage-class", help="storage class of the per-pod scratch volumes")
+    p.add_argument(
+        "--artifact-root",
+        default="/minio",
+        help="KFP's local artifact folder: /minio for minio:// pipeline roots (default), /s3 for s3://",
+    )
+    p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--toleration",
+        type=_toleration,
+        action="append",
+        metavar="KEY[=VALUE]:EFFECT",
+        help="replaces the default nvidia.com/gpu toleration (repeatable)",
+    )
+
+
+def _cluster_options(p: argparse.ArgumentParser, host_required: bool = True) -> None:
+    """Where the KFP API is and how to authenticate (kfp.Client's token, cookies or credentials)."""
+    p.add_argument("--host", required=host_required, help="KFP API (the Kubeflow gateway, or a port-forward)")
+    p.add_argument("--namespace", help="profile namespace (multi-user Kubeflow)")
+    p.add_argument("--token", default=os.environ.get("KFP_TOKEN", ""), help="bearer token (env KFP_TOKEN)")
+    p.add_argument(
+        "--cookies", default=os.environ.get("KFP_COOKIES", ""), help="session cookie(s) (env KFP_COOKIES)"
+    )
+    p.add_argument("--sa-token-path", default="", help="in-cluster: projected ServiceAccount token file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def compile_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--image",
-            default=BASE_IMAGE,
-            help=f"image of every task: <registry>/<name>:<tag> or @sha256:<digest> (default {BASE_IMAGE}, "
-            "local only: upload and run refuse an image without a registry)",
-        )
-        p.add_argument(
-            "--image-pull-policy", default="IfNotPresent", choices=("IfNotPresent", "Always", "Never")
-        )
-        p.add_argument(
-            "--gpus",
-            type=int,
-            dest="static_gpus",
-            metavar="N",
-            help="fix the training GPU count at compile time (backends < 2.4 ignore a count in a parameter)",
-        )
-        p.add_argument("--data-version", help="pin the data: caches fetch under this version")
-        p.add_argument("--scratch-storage-class", help="storage class of the per-pod scratch volumes")
-        p.add_argument(
-            "--artifact-root",
-            default="/minio",
-            help="KFP's local artifact folder: /minio for minio:// pipeline roots (default), /s3 for s3://",
-        )
-        p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
-        p.add_argument(
-            "--toleration",
-            type=_toleration,
-            action="append",
-            metavar="KEY[=VALUE]:EFFECT",
-            help="replaces the default nvidia.com/gpu toleration (repeatable)",
-        )
-
     p = sub.add_parser("compile", help="compile the pipeline to YAML")
     p.add_argument("-o", "--output", type=Path, default=Path("ppocrv3_det.yaml"))
-    compile_options(p)
+    _compile_options(p)
 
     p = sub.add_parser("run-local", help="run the whole DAG here on CPU (tiny synthetic defaults)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
 
-    def cluster_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--host", required=True, help="KFP API (the Kubeflow gateway, or a port-forward)")
-        p.add_argument("--namespace", help="profile namespace (multi-user Kubeflow)")
-        p.add_argument(
-            "--token", default=os.environ.get("KFP_TOKEN", ""), help="bearer token (env KFP_TOKEN)"
-        )
-        p.add_argument(
-            "--cookies", default=os.environ.get("KFP_COOKIES", ""), help="session cookie(s) (env KFP_COOKIES)"
-        )
-        p.add_argument("--sa-token-path", default="", help="in-cluster: projected ServiceAccount token file")
-
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
-    cluster_options(p)
+    _cluster_options(p)
     p.add_argument("--name", default="ppocrv3-det")
     p.add_argument("--version", help="version name (default: UTC timestamp)")
-    compile_options(p)
+    _compile_options(p)
 
     p = sub.add_parser(
         "run", help="upload this pipeline as a new version and start it (or start --version-id)"
     )
-    cluster_options(p)
+    _cluster_options(p)
     p.add_argument("--name", default="ppocrv3-det", help="the pipeline the run belongs to")
     p.add_argument("--version", help="version name when uploading (default: UTC timestamp)")
     p.add_argument("--version-id", help="start this uploaded version instead of uploading one")
@@ -107,15 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--no-cache", action="store_true", help="upload a version with caching off for every task")
-    compile_options(p)
+    _compile_options(p)
 
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
-    p.add_argument("--host", help="KFP host, for remote run ids")
-    p.add_argument("--namespace")
-    p.add_argument("--token", default=os.environ.get("KFP_TOKEN", ""))
-    p.add_argument("--cookies", default=os.environ.get("KFP_COOKIES", ""))
-    p.add_argument("--sa-token-path", default="")
+    _cluster_options(p, host_required=False)
     p.add_argument("--results-uri", default="", help="where remote runs' evaluate step put results")
     p.add_argument("--out", type=Path, default=Path("local_outputs/compare"))
     return parser

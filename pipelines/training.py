@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from kfp import dsl, kubernetes
 
-from components.stage import CACHE_MOUNT
+from components.settings import CACHE_MOUNT
 
 RETRY = dict(num_retries=2, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="3600s")
 STAGE_OUTPUTS = ("model", "metrics", "resolved_config", "curves")

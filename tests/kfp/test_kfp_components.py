@@ -10,7 +10,8 @@ import pytest
 from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
 from kfp_helpers import paddleocr_tar, tiny_paddleocr_files
 
-from components import stage
+from components import overrides, summary, training
+from components.settings import TrainSettings
 from components.evaluate import evaluate
 from components.fetch_hiertext import fetch_hiertext
 from components.publish_results import publish_results
@@ -22,7 +23,7 @@ def artifact(cls: type, path: Path):
     return cls(uri=str(path))
 
 
-def settings(data_dir: str, **kw: object) -> stage.TrainSettings:
+def settings(data_dir: str, **kw: object) -> TrainSettings:
     base = dict(
         config_name="ch_PP-OCRv3_det_dml.yml",
         dataset_dir=data_dir,
@@ -36,7 +37,7 @@ def settings(data_dir: str, **kw: object) -> stage.TrainSettings:
         gpus=0,
         use_amp=False,
     )
-    return stage.TrainSettings(**(base | kw))
+    return TrainSettings(**(base | kw))
 
 
 def test_fetch_component_writes_dataset_and_counts(tmp_path: Path) -> None:
@@ -55,7 +56,8 @@ def test_overrides_are_accepted_by_the_loader(config_name: str, tmp_path: Path) 
     if config_name.endswith("cml.yml"):
         pretrained["Teacher"] = "/w/dml_teacher"
     s = settings("/data/ds", config_name=config_name, pretrained=pretrained, overrides=["Global.seed=7"])
-    cfg = load_config(config_path(config_name), stage.training_overrides(s, tmp_path / "ck"))
+    recipe = load_config(config_path(config_name))
+    cfg = load_config(config_path(config_name), overrides.training_overrides(s, recipe, tmp_path / "ck"))
     crop = next(t for t in cfg.Train.dataset.transforms if type(t).__name__ == "EastRandomCropDataConfig")
     resize = next(t for t in cfg.Eval.dataset.transforms if type(t).__name__ == "DetResizeForTestConfig")
     assert tuple(crop.size) == (64, 64) and resize.limit_side_len == 96
@@ -69,7 +71,8 @@ def test_overrides_are_accepted_by_the_loader(config_name: str, tmp_path: Path) 
 def test_a_retried_step_resumes_from_latest(tmp_path: Path) -> None:
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "latest.pdparams").write_bytes(b"")
-    out = stage.training_overrides(settings("/d"), tmp_path / "ck")
+    recipe = load_config(config_path("ch_PP-OCRv3_det_dml.yml"))
+    out = overrides.training_overrides(settings("/d"), recipe, tmp_path / "ck")
     assert f"Global.checkpoints={json.dumps(str(tmp_path / 'ck' / 'latest'))}" in out
 
 
@@ -81,8 +84,8 @@ def test_summary_of_a_metrics_log(tmp_path: Path) -> None:
         {"type": "eval", "epoch": 3, "global_step": 15, "hmean": 0.1, "precision": 0.9},
     ]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    summary = stage.summarise_metrics_log(tmp_path / "metrics.jsonl")
-    assert summary == {"hmean": 0.4, "precision": 0.5, "epochs": 3.0, "steps": 15.0}  # evaluate's names
+    result = summary.summarise_metrics_log(tmp_path / "metrics.jsonl")
+    assert result == {"hmean": 0.4, "precision": 0.5, "epochs": 3.0, "steps": 15.0}  # evaluate's names
 
 
 def test_teacher_component_trains_writes_config_and_metrics(
@@ -90,7 +93,7 @@ def test_teacher_component_trains_writes_config_and_metrics(
 ) -> None:
     seen = {}
 
-    def fake_train(cfg):
+    def fake_train(cfg, evaluate):
         seen["cfg"] = cfg
         save = Path(cfg.Global.save_model_dir)
         (save / "best_accuracy.pdparams").write_bytes(b"w")
@@ -135,7 +138,7 @@ def test_teacher_component_trains_writes_config_and_metrics(
 
 
 def fake_train_writing(written: list) -> object:
-    def fake_train(cfg):
+    def fake_train(cfg, evaluate):
         save = Path(cfg.Global.save_model_dir)
         written.append(cfg)
         for name in ("latest.pdparams", "latest.pdopt", "best_accuracy.pdparams", "iter_epoch_1.pdparams"):
@@ -154,7 +157,7 @@ def test_identical_work_reuses_one_content_keyed_folder(
     runs: list = []
     monkeypatch.setattr("det_model.training.train", fake_train_writing(runs))
     for attempt in ("first", "retried"):  # a retried pod, or an identical re-run in another KFP run
-        stage.train_stage(
+        training.train_stage(
             settings(f"/tmp/{attempt}/dataset"),  # this pod's local artifact path differs every time
             str(tmp_path / attempt / "model"),
             str(tmp_path / attempt / "cfg.yml"),
@@ -163,7 +166,7 @@ def test_identical_work_reuses_one_content_keyed_folder(
             checkpoint_root=str(tmp_path / "pvc"),
         )
     (folder,) = (tmp_path / "pvc").iterdir()
-    assert folder.name == f"dml-teacher-{stage.stage_key(settings('/x'), INPUTS)}"
+    assert folder.name == f"dml-teacher-{training.stage_key(settings('/x'), INPUTS)}"
     assert runs[0].Global.checkpoints is None and runs[1].Global.checkpoints == str(
         folder / "latest"
     )  # resumed
@@ -180,8 +183,8 @@ def test_identical_work_reuses_one_content_keyed_folder(
     ],
 )
 def test_different_work_gets_a_different_folder(changed: dict) -> None:
-    base = stage.stage_key(settings("/a"), INPUTS)
-    other = stage.stage_key(
+    base = training.stage_key(settings("/a"), INPUTS)
+    other = training.stage_key(
         settings("/b", **changed.get("settings", {})), {**INPUTS, **changed.get("inputs", {})}
     )
     assert other != base
@@ -201,14 +204,14 @@ def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
     done = {"metadata": {}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
     custom.get_namespaced_custom_object.return_value = done
     monkeypatch.setattr("components.launcher.default_apis", lambda: (custom, core))
-    monkeypatch.setattr(stage, "CACHE_MOUNT", str(tmp_path))
+    monkeypatch.setattr(training, "CACHE_MOUNT", str(tmp_path))
     monkeypatch.setenv("POD_NAME", "launcher-pod")
     monkeypatch.setenv("POD_UID", "uid-7")
     data = tmp_path / "artifact" / "dataset"
     data.mkdir(parents=True)
     (data / "label_train.txt").write_text("")
     toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-    stage.train_stage(
+    training.train_stage(
         settings(str(data), gpus=4),
         str(tmp_path / "model"),
         str(tmp_path / "cfg.yml"),
@@ -216,13 +219,15 @@ def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
         inputs=INPUTS,
         checkpoint_root=str(tmp_path / "checkpoints"),
         num_nodes=2,
-        image="registry.example.com/ocr/ppocrv3-det:1",
-        pvc_name="ppocrv3-shared",
-        node_selector={"pool": "a100"},
-        tolerations=[toleration],
+        multinode=dict(
+            image="registry.example.com/ocr/ppocrv3-det:1",
+            pvc_name="ppocrv3-shared",
+            node_selector={"pool": "a100"},
+            tolerations=[toleration],
+        ),
     )
     body = custom.create_namespaced_custom_object.call_args.kwargs["body"]
-    key = stage.stage_key(settings(str(data), gpus=4), INPUTS)
+    key = training.stage_key(settings(str(data), gpus=4), INPUTS)
     assert body["kind"] == "TrainJob" and body["metadata"]["name"] == f"ppocrv3-cml-student-{key}"[:40]
     owner = {"apiVersion": "v1", "kind": "Pod", "name": "launcher-pod", "uid": "uid-7"}
     assert body["metadata"]["ownerReferences"] == [owner]
@@ -237,7 +242,7 @@ def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
 
 def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="num_nodes > 1 needs checkpoint_root under /cache"):
-        stage.train_stage(
+        training.train_stage(
             settings("/d"),
             str(tmp_path / "m"),
             str(tmp_path / "c.yml"),
@@ -245,7 +250,7 @@ def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
             inputs={"dataset": "minio://d"},
             checkpoint_root=str(tmp_path / "local"),
             num_nodes=2,
-            pvc_name="ppocrv3-shared",
+            multinode=dict(image="i", pvc_name="ppocrv3-shared"),
         )
 
 
