@@ -87,7 +87,7 @@ def run_training(s: TrainSettings, save_dir: Path, resolved_config: Path) -> dic
 
 def stage_on_shared_volume(s: TrainSettings, shared: Path) -> TrainSettings:
     """Copy the dataset and pretrained weights where the node pods see them (they cannot see this pod's
-    artifact paths); the settings pointing at the copies."""
+    artifact paths), inside the stage's own content-keyed folder; the settings pointing at the copies."""
     shutil.copytree(s.dataset_dir, shared / "data", dirs_exist_ok=True)
     pretrained = {}
     for name, prefix in s.pretrained.items():
@@ -118,7 +118,7 @@ def run_training_multinode(
         raise ValueError(
             f"num_nodes > 1 needs checkpoint_root under {CACHE_MOUNT} (the PVC shared_pvc), got {save_dir}"
         )
-    cfg = resolve_config(stage_on_shared_volume(s, save_dir.parent), save_dir, resolved_config)
+    cfg = resolve_config(stage_on_shared_volume(s, save_dir), save_dir, resolved_config)  # per content key
     shared_cfg = save_dir / "config.resolved.yml"
     dump_config(cfg, shared_cfg)
     node = NodeSpec(

@@ -237,7 +237,8 @@ def test_multinode_stage_creates_a_trainjob_for_the_pipelines_pool(
     assert body["spec"]["trainer"]["args"][-1] == str(
         tmp_path / "checkpoints" / f"cml-student-{key}" / "config.resolved.yml"
     )
-    assert (tmp_path / "checkpoints" / "data" / "label_train.txt").exists()  # staged where the nodes see it
+    staged = tmp_path / "checkpoints" / f"cml-student-{key}" / "data" / "label_train.txt"
+    assert staged.exists()  # where the nodes see it, in this work's own folder (concurrent runs do not mix)
 
 
 def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
