@@ -51,7 +51,9 @@ def stage_key(s: TrainSettings, inputs: Mapping[str, str]) -> str:
 
     from components.keys import content_key
 
-    portable = replace(s, dataset_dir=inputs.get("dataset", ""), pretrained={n: "@" + n for n in s.pretrained})
+    portable = replace(
+        s, dataset_dir=inputs.get("dataset", ""), pretrained={n: "@" + n for n in s.pretrained}
+    )
     path = config_path(s.config_name)
     cfg = load_config(path, training_overrides(portable, load_config(path), Path("/@checkpoints")))
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +112,7 @@ def run_training_multinode(
     node_selector: Optional[dict] = None,
     tolerations: Optional[list] = None,
 ) -> dict[str, float]:
-    """Stage data + config on the shared PVC, run a TrainJob (or PaddleJob) over `num_nodes` nodes, summarise."""
+    """Stage data + config on the shared PVC, run a TrainJob (or PaddleJob) on `num_nodes` nodes, summarise."""
     from components.distributed import NodeSpec, owner_reference
     from components.launcher import Follower, current_namespace, default_apis, engine_named
 
@@ -162,7 +164,12 @@ def train_stage(
     log.info("stage %s: content key %s, checkpoints in %s", stage, key, save_dir)
     if num_nodes > 1:
         summary = run_training_multinode(
-            s, save_dir, Path(resolved_config), job=job_name(stage, key), num_nodes=num_nodes, **(multinode or {})
+            s,
+            save_dir,
+            Path(resolved_config),
+            job=job_name(stage, key),
+            num_nodes=num_nodes,
+            **(multinode or {}),
         )
     else:
         summary = run_training(s, save_dir, Path(resolved_config))
