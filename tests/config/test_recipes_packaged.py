@@ -28,13 +28,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in SOURCES:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, tmp / "src" / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(src, tmp / "src" / name, ignore=skip)
         else:
             (tmp / "src").mkdir(exist_ok=True)
             shutil.copy(src, tmp / "src" / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"),
-         str(tmp / "src")],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp / "dist"), str(tmp / "src")],
         check=True,
     )
     (built,) = (tmp / "dist").glob("det_model-*.whl")
