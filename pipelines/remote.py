@@ -1,7 +1,7 @@
 """The cluster-facing commands (upload, run) as small functions around `kfp.Client`.
 
 No KFP API server can run on the development machine: tests check the HTTP requests these functions make
-against a loopback server that records them (tests/kfp/test_kfp_client.py). See manifests/README.md.
+against a loopback server that records them (tests/pipelines/test_client.py). See manifests/README.md.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from k8s_schemas import manifests_copy, render
+from support.k8s_schemas import manifests_copy, render
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 

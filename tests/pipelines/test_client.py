@@ -16,7 +16,7 @@ from unittest import mock
 import kfp
 import pytest
 import yaml
-from fake_kfp_api import FakeKfpApi, serve
+from support.fake_kfp_api import FakeKfpApi, serve
 
 from pipelines import remote
 from pipelines.cli import main

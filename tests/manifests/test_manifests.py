@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_schemas import MANIFESTS, REPO, manifests_copy, render, schema_errors
+from support.k8s_schemas import MANIFESTS, REPO, manifests_copy, render, schema_errors
 
 KUSTOMIZATIONS = [
     "base",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from k8s_schemas import schema_errors
+from support.k8s_schemas import schema_errors
 
 from components.distributed import NodeSpec, owner_reference
 from components.paddlejob import build_paddlejob, launch_command, paddlejob_state

@@ -1,7 +1,7 @@
 """Offline schema checks for everything we ship or create on a cluster.
 
 Built-in kinds: kubernetes-validate --strict. Custom resources: the openAPIV3Schema of their CRD (Kubeflow
-Trainer v2.3.0 and Training Operator v1.9.0 from ../shared/k8s, the Profile CRD vendored in tests/kfp/crds).
+Trainer v2.3.0 and Training Operator v1.9.0 from ../shared/k8s, the Profile CRD vendored in tests/support/crds).
 A custom resource without a known CRD fails: nothing is silently left unvalidated.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from kfp_helpers import crd_validator
+from support.kfp_helpers import crd_validator
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"

@@ -94,8 +94,7 @@ def test_two_nodes_rendezvous_through_the_runtime_command(tmp_path: Path) -> Non
 def test_two_nodes_train_the_student_data_parallel(tmp_path: Path) -> None:
     """`det-model train` of the student recipe as the TrainJob runs it: one set of checkpoints, and each node
     trained on its half of every epoch (8 images, batch 2 per node: 2 steps an epoch instead of 4)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-    from training_fixtures import tiny_overrides, write_tiny_dataset
+    from support.training_fixtures import tiny_overrides, write_tiny_dataset
 
     from det_model.config import config_path, dump_config, load_config
     from det_model.training.history import read_history
