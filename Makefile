@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-slow bench compile image clean help
+.PHONY: venv released run test test-slow bench compile image clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project with its test extras
 
-run: $(STAMP)  ## compile the pipeline and run it locally on tiny synthetic data (CPU)
+RELEASED := .cache/released/ch_PP-OCRv3_det_infer.onnx
+
+$(RELEASED): | $(STAMP)
+	$(PY) -m pipelines fetch-released --out $@
+
+released: $(RELEASED)  ## the released PP-OCRv3 detector (ONNX) from the rapidocr-onnxruntime==1.2.3 wheel
+
+run: $(STAMP) $(RELEASED)  ## compile, then fine-tune the released detector locally on synthetic data (CPU)
 	$(PY) -m pipelines compile -o ppocrv3_det.yaml
 	$(PY) -m pipelines run-local
 
@@ -37,4 +44,4 @@ image:  ## build the GPU and CPU images (needs a Docker engine)
 	docker build -f docker/Dockerfile --target cpu -t $${IMAGE:-ppocrv3-det}:cpu .
 
 clean:  ## remove the virtualenv and local outputs
-	rm -rf $(VENV) local_outputs output
+	rm -rf $(VENV) local_outputs output .cache

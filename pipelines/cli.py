@@ -1,4 +1,4 @@
-"""`python -m pipelines`: compile, run-local, upload, run, compare."""
+"""`python -m pipelines`: compile, run-local, upload, run, compare, fetch-released."""
 
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
     compile_options(p)
+
+    p = sub.add_parser("fetch-released", help="the released PP-OCRv3 detector (ONNX) from the package index")
+    p.add_argument("--out", type=Path, default=None, help="where to write it (default .cache/released/...)")
 
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
@@ -160,6 +163,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"table: {args.out / 'comparison.md'}\nplot:  {plot}")
 
 
+def cmd_fetch_released(args: argparse.Namespace) -> None:
+    from pipelines.released import DEFAULT_PATH, ReleasedModelError, fetch_released
+
+    try:
+        print(f"released model: {fetch_released(args.out or DEFAULT_PATH)}")
+    except ReleasedModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -171,9 +183,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cmd_remote(args)
         elif args.command == "compare":
             cmd_compare(args)
+        elif args.command == "fetch-released":
+            cmd_fetch_released(args)
         else:
             raise ValueError(
-                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare"
+                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare, fetch-released"
             )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
