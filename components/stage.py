@@ -82,6 +82,7 @@ class TrainSettings:
 
 def training_overrides(s: TrainSettings, save_dir: Path) -> list[str]:
     """The `-o` list of a stage: data, schedule, hardware, pretrained, then the user's free overrides."""
+    from components.recipe_inputs import pretrained_overrides
     from det_model.config import config_path
 
     out = dataset_overrides(s.dataset_dir) + [
@@ -96,22 +97,11 @@ def training_overrides(s: TrainSettings, save_dir: Path) -> list[str]:
         f"Optimizer.lr.learning_rate={s.learning_rate}",
     ]
     out += size_overrides(config_path(s.config_name), s.image_size, s.eval_side_len)
-    out += [f"Architecture.Models.{name}.pretrained={yaml_value(p)}" for name, p in s.pretrained.items()]
+    out += pretrained_overrides(config_path(s.config_name), s.pretrained)
     if (save_dir / f"{LATEST}.pdparams").exists():  # a retried step: continue from the last saved epoch
         log.info("resuming from %s/%s", save_dir, LATEST)
         out.append(f"Global.checkpoints={yaml_value(str(save_dir / LATEST))}")
     return out + list(s.overrides)
-
-
-def fetch_pretrained(uri: str, dest: Path) -> str:
-    """Fetch weights at `uri` (s3/https/file; '.pdparams' optional) and return the PaddleOCR path prefix."""
-    from det_model.data.fetch import fetch_file
-
-    if not uri:
-        return ""
-    if not uri.endswith(".pdparams"):
-        uri = f"{uri}.pdparams"  # PaddleOCR style: a path prefix without the suffix
-    return str(fetch_file(uri, dest).with_suffix(""))
 
 
 def save_dir_for(model_path: str, checkpoint_root: str, run_id: str, stage: str) -> Path:

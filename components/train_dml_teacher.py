@@ -31,15 +31,20 @@ def train_dml_teacher(
     cache_pvc: str,
     run_id: str,
     image: str,
+    recipe: str = "full",
 ):
     """Train Student and Student2 (ResNet50_vd + LKPAN) with DML; resumes from `latest` on a retried step."""
     import logging
     from pathlib import Path
 
-    from components.stage import TrainSettings, fetch_pretrained, train_stage
+    from components.recipe_inputs import check_teacher_inputs, resolve_stage_pretrained
+    from components.stage import TrainSettings, train_stage
 
     logging.basicConfig(level=logging.INFO)
-    weights = fetch_pretrained(pretrained_uri, Path(model.path).parent / "pretrained")
+    check_teacher_inputs(recipe, pretrained_uri)
+    # Both DML models start from the part of `pretrained_uri` that fits them (a distill checkpoint's Teacher).
+    sources = {n: pretrained_uri for n in ("Student", "Student2") if pretrained_uri}
+    pretrained = resolve_stage_pretrained(config_name, sources, Path(model.path).parent / "pretrained")
     settings = TrainSettings(
         config_name,
         dataset.path,
@@ -53,7 +58,7 @@ def train_dml_teacher(
         gpus,
         use_amp,
         overrides,
-        pretrained={n: weights for n in ("Student", "Student2") if weights},
+        pretrained=pretrained,
     )
     summary = train_stage(
         settings,

@@ -109,6 +109,9 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"run folder:     {run.run_dir}")
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
+    if "start_hmean" in run.metrics:
+        print(f"hmean:          {run.metrics['start_hmean']:.4f} (starting weights) -> {run.metrics['hmean']:.4f} "
+              f"(trained), same {int(run.metrics['images'])} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
     print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
 
@@ -117,6 +120,7 @@ def cmd_remote(args: argparse.Namespace) -> None:
     from pipelines import remote
     from pipelines.params import defaults, parse_sets
     from pipelines.pipeline import build_pipeline
+    from pipelines.recipes import check_recipe_argument
 
     client = remote.make_client(args.host, args.namespace)
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,6 +133,7 @@ def cmd_remote(args: argparse.Namespace) -> None:
             return
         pipeline = build_pipeline(data_version=args.data_version)
         arguments = {**defaults(pipeline), **parse_sets(pipeline, args.sets)}
+        check_recipe_argument(arguments)
         run_id = remote.submit(
             client,
             package,

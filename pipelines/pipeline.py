@@ -1,4 +1,7 @@
-"""The PP-OCRv3 detection DAG: fetch -> DML teacher -> extract -> CML student -> evaluate, student -> export.
+"""The PP-OCRv3 detection DAG: fetch -> the `recipe`'s training branch -> evaluate, student -> export.
+
+The recipes (pipelines.recipes): full = DML teacher -> extract -> CML student; dml-finetune = the same from a
+teacher's weights; cml-finetune = CML from a distillation checkpoint; student-finetune = the student alone.
 
 `build_pipeline()` returns the pipeline function; its keyword arguments are the compile-time choices (image,
 pinned data version, node selector, tolerations, secret name). Everything a user tunes per run is a typed
@@ -18,6 +21,7 @@ from components.image import BASE_IMAGE
 from components.stage import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
+from pipelines.recipes import DEFAULT_RECIPE, STUDENT_CONFIG, RecipeInputs, train_by_recipe
 
 PIPELINE_NAME = "ppocrv3-det"
 MINIO_SECRET = "ppocrv3-minio"
@@ -106,8 +110,10 @@ def build_pipeline(
         data_size: int = 0,
         data_version: str = pinned_version,
         label_level: str = "line",
+        recipe: str = DEFAULT_RECIPE,
         dml_config: str = "ch_PP-OCRv3_det_dml.yml",
         cml_config: str = "ch_PP-OCRv3_det_cml.yml",
+        student_config: str = STUDENT_CONFIG,
         teacher_epochs: int = 1200,
         student_epochs: int = 500,
         teacher_batch_size: int = 8,
@@ -152,44 +158,65 @@ def build_pipeline(
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             image=image,
         )
-        teacher = train_dml_teacher(
-            dataset=fetch.outputs["dataset"],
-            config_name=dml_config,
-            epochs=teacher_epochs,
-            batch_size=teacher_batch_size,
-            learning_rate=teacher_learning_rate,
-            pretrained_uri=teacher_pretrained_uri,
-            overrides=dml_overrides,
-            **common,
-        )
-        extract = setup(extract_params(teacher=teacher.outputs["model"]), "extract")
-        student = train_cml_student(
-            dataset=fetch.outputs["dataset"],
-            teacher_params=extract.outputs["params"],
-            config_name=cml_config,
-            epochs=student_epochs,
-            batch_size=student_batch_size,
-            learning_rate=student_learning_rate,
-            pretrained_uri=student_pretrained_uri,
-            overrides=cml_overrides,
-            **common,
-        )
-        for train in (teacher, student):
+
+        def train_setup(train: dsl.PipelineTask) -> dsl.PipelineTask:
             setup(train, "train", secret=True).set_retry(**RETRY)
             _gpu(train, gpus, node_selector, tolerations)
             kubernetes.mount_pvc(train, pvc_name=cache_pvc, mount_path=CACHE_MOUNT)
+            return train
+
+        def teacher(pretrained_uri, recipe_name: str) -> dsl.PipelineTask:
+            return train_setup(
+                train_dml_teacher(
+                    dataset=fetch.outputs["dataset"],
+                    config_name=dml_config,
+                    epochs=teacher_epochs,
+                    batch_size=teacher_batch_size,
+                    learning_rate=teacher_learning_rate,
+                    pretrained_uri=pretrained_uri,
+                    overrides=dml_overrides,
+                    recipe=recipe_name,
+                    **common,
+                )
+            )
+
+        def student(config_name, recipe_name, teacher_params, teacher_uri) -> dsl.PipelineTask:
+            teacher_input = {} if teacher_params is None else {"teacher_params": teacher_params}
+            return train_setup(
+                train_cml_student(
+                    dataset=fetch.outputs["dataset"],
+                    **teacher_input,
+                    config_name=config_name,
+                    epochs=student_epochs,
+                    batch_size=student_batch_size,
+                    learning_rate=student_learning_rate,
+                    pretrained_uri=student_pretrained_uri,
+                    teacher_pretrained_uri=teacher_uri,
+                    overrides=cml_overrides,
+                    recipe=recipe_name,
+                    **common,
+                )
+            )
+
+        trained = train_by_recipe(
+            RecipeInputs(recipe, cml_config, student_config, teacher_pretrained_uri),
+            teacher,
+            lambda dml: setup(extract_params(teacher=dml.outputs["model"]), "extract"),
+            student,
+        )
         scores = evaluate(
             dataset=fetch.outputs["dataset"],
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
+            model=trained.model,
+            config=trained.config,
             overrides=eval_overrides,
+            baseline_uri=student_pretrained_uri,
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             results_uri=results_uri,
         )
         _gpu(setup(scores, "evaluate", secret=True), 1, node_selector, tolerations)
         shipped = export(
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
+            model=trained.model,
+            config=trained.config,
             overrides=export_overrides,
         )
         _gpu(setup(shipped, "export"), 1, node_selector, tolerations)
