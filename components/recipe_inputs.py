@@ -58,6 +58,7 @@ def resolve_stage_pretrained(config_name: str, sources: dict[str, str], work: Pa
 
     cfg = load_config(config_path(config_name))
     resolved = resolve_for_config(cfg, sources, work)
+    work.mkdir(parents=True, exist_ok=True)
     summary = {name: {"source": r.source, "part": r.fit.part, "matched": r.fit.matched} for name, r in resolved.items()}
     (work / "pretrained.json").write_text(json.dumps(summary, indent=2))
     return {name: str(r.path_prefix) for name, r in resolved.items()}

@@ -103,7 +103,7 @@ def test_evaluate_and_export_take_the_student_of_whichever_branch_ran(spec: dict
         assert len(selectors) == 4
         assert {s["outputArtifactKey"] for s in selectors} == {f"pipelinechannel--{component}-{source}"
                                                                for component in _students(spec)}
-    assert param(root["evaluate"], "baseline_uri") == "pipelinechannel--student_pretrained_uri"
+    assert param(root["evaluate"], "baseline_uri") == "student_pretrained_uri"  # root level: no channel prefix
 
 
 def _students(spec: dict) -> set[str]:
