@@ -2,11 +2,11 @@
 
 - full:             DML teacher (from `teacher_pretrained_uri`, or from scratch) -> extract -> CML student.
 - dml-finetune:     as full, with both DML models started from `teacher_pretrained_uri` (its Teacher part).
-- cml-finetune:     CML only: Student/Student2 from `student_pretrained_uri`, Teacher from `teacher_pretrained_uri`
-                    (usually both the published ch_PP-OCRv3_det_distill_train checkpoint).
+- cml-finetune:     CML only: Student/Student2 from `student_pretrained_uri`, Teacher from
+                    `teacher_pretrained_uri` (usually both the published distillation checkpoint).
 - student-finetune: the student recipe alone (no teacher), from `student_pretrained_uri`.
-Every source goes through det_model.training.pretrained: the fitting part is picked per sub-model, and a source
-that fits nothing fails the task with key counts.
+Every source goes through det_model.training.pretrained: the fitting part is picked per sub-model, and a
+source that fits nothing fails the task with key counts.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def check_teacher_inputs(recipe: str, pretrained_uri: str) -> None:
     if check_recipe(recipe) not in ("full", "dml-finetune"):
         raise ValueError(f"recipe {recipe} has no DML stage")
     if recipe == "dml-finetune" and not pretrained_uri:
-        raise ValueError("recipe dml-finetune starts both DML models from teacher_pretrained_uri; it is empty")
+        raise ValueError("recipe dml-finetune starts both DML models from teacher_pretrained_uri (empty)")
 
 
 def student_stage_sources(
@@ -46,7 +46,8 @@ def student_stage_sources(
     if not teacher:
         raise ValueError(
             f"{config_name}: the frozen CML Teacher needs weights: the extracted DML teacher (recipes full, "
-            "dml-finetune) or teacher_pretrained_uri (recipe cml-finetune); it is never trained from random weights"
+            "dml-finetune) or teacher_pretrained_uri (recipe cml-finetune); "
+            "it is never trained from random weights"
         )
     return {"Student": student_uri, "Student2": student_uri, "Teacher": teacher}
 
@@ -59,13 +60,16 @@ def resolve_stage_pretrained(config_name: str, sources: dict[str, str], work: Pa
     cfg = load_config(config_path(config_name))
     resolved = resolve_for_config(cfg, sources, work)
     work.mkdir(parents=True, exist_ok=True)
-    summary = {name: {"source": r.source, "part": r.fit.part, "matched": r.fit.matched} for name, r in resolved.items()}
+    summary = {
+        n: {"source": r.source, "part": r.fit.part, "matched": r.fit.matched}
+        for n, r in resolved.items()
+    }
     (work / "pretrained.json").write_text(json.dumps(summary, indent=2))
     return {name: str(r.path_prefix) for name, r in resolved.items()}
 
 
 def pretrained_overrides(config_file: Path, pretrained: dict[str, str]) -> list[str]:
-    """`-o` items loading fitted weights: per sub-model in a DistillationModel, Global.pretrained_model else."""
+    """`-o` items loading fitted weights: per distillation sub-model, else Global.pretrained_model."""
     from det_model.config import load_config
 
     if load_config(config_file).is_distillation:
@@ -90,7 +94,9 @@ def evaluate_start_weights(uri: str, trained_cfg, work: Path) -> dict[str, float
     cfg = replace(
         base,
         Eval=trained_cfg.Eval,
-        Global=replace(base.Global, use_gpu=trained_cfg.Global.use_gpu, checkpoints=None, pretrained_model=weights),
+        Global=replace(
+            base.Global, use_gpu=trained_cfg.Global.use_gpu, checkpoints=None, pretrained_model=weights
+        ),
     )
     result = evaluate_command(cfg, work / "eval")
     return {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}

@@ -52,12 +52,15 @@ def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list])
 def metrics_table(metrics: dict[str, float], with_start: bool) -> str:
     """One row per metric; with starting weights, their value sits next to the trained model's."""
     if not with_start:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items()))
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items())
+        )
         return f"<table border='1'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
     keys = sorted(k for k in metrics if not k.startswith("start_"))
+    cells = [(k, metrics.get(f"start_{k}", float("nan")), metrics[k]) for k in keys]
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{metrics.get('start_' + k, float('nan')):.4f}</td><td>{metrics[k]:.4f}</td></tr>"
-        for k in keys
+        f"<tr><td>{html.escape(k)}</td><td>{start:.4f}</td><td>{trained:.4f}</td></tr>"
+        for k, start, trained in cells
     )
     return (
         "<table border='1'><tr><th>metric</th><th>starting weights</th><th>trained</th></tr>"
@@ -87,7 +90,9 @@ def write_report(
     for line in lines[:num_samples]:
         name, _, boxes = line.partition("\t")
         gt = json.loads(boxes)
-        cells = [_figure(dataset_dir / name, gt, start, f"{name}: starting weights")] if start is not None else []
+        cells = []
+        if start is not None:
+            cells.append(_figure(dataset_dir / name, gt, start, f"{name}: starting weights"))
         cells.append(_figure(dataset_dir / name, gt, predictions, f"{name}: trained"))
         rows.append(f"<div style='display:flex;gap:8px'>{''.join(cells)}</div>")
     note = (

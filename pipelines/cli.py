@@ -110,8 +110,9 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
     if "start_hmean" in run.metrics:
-        print(f"hmean:          {run.metrics['start_hmean']:.4f} (starting weights) -> {run.metrics['hmean']:.4f} "
-              f"(trained), same {int(run.metrics['images'])} held-out images")
+        start, trained, images = run.metrics["start_hmean"], run.metrics["hmean"], int(run.metrics["images"])
+        print(f"hmean:          {start:.4f} (starting weights) -> {trained:.4f} (trained)"
+              f", on {images} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
     print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
 
@@ -192,7 +193,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cmd_fetch_released(args)
         else:
             raise ValueError(
-                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare, fetch-released"
+                f"unknown command {args.command!r}; "
+                "known: compile, run-local, upload, run, compare, fetch-released"
             )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

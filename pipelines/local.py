@@ -4,8 +4,8 @@ The defaults are the demo of `make run`: recipe student-finetune from the releas
 (`make released` puts it at pipelines.released.DEFAULT_PATH), fine-tuned briefly on synthetic scene text, then
 evaluated next to its starting weights on held-out synthetic images and exported. Every pipeline parameter can
 still be changed with `--set`; TINY holds the settings the tests use to check the plumbing of every recipe.
-Each run folder gets `run_config.json` (the arguments), which `python -m pipelines compare` reads together with
-the tasks' executor_output.json files.
+Each run folder gets `run_config.json` (the arguments), which `python -m pipelines compare` reads together
+with the tasks' executor_output.json files.
 """
 
 from __future__ import annotations

