@@ -33,7 +33,7 @@ test: $(STAMP)  ## the default test suite (fast; < 15 min on 2 cores)
 test-slow: $(STAMP)  ## the long tests (training to a target hmean, end-to-end runs)
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.json
+bench: $(STAMP) $(RELEASED)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.json
 	$(PY) -m bench
 
 compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
