@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from det_model.config import DetConfig
+
 RECIPES = ("full", "cml-finetune", "student-finetune", "dml-finetune")
 STUDENT_CONFIG = "ch_PP-OCRv3_det_student.yml"
 CML_CONFIG = "ch_PP-OCRv3_det_cml.yml"
@@ -68,14 +70,12 @@ def resolve_stage_pretrained(config_name: str, sources: dict[str, str], work: Pa
     return {name: str(r.path_prefix) for name, r in resolved.items()}
 
 
-def pretrained_overrides(config_file: Path, pretrained: dict[str, str]) -> list[str]:
+def pretrained_overrides(recipe: DetConfig, pretrained: dict[str, str]) -> list[str]:
     """`-o` items loading fitted weights: per distillation sub-model, else Global.pretrained_model."""
-    from det_model.config import load_config
-
-    if load_config(config_file).is_distillation:
+    if recipe.is_distillation:
         return [f"Architecture.Models.{name}.pretrained={json.dumps(p)}" for name, p in pretrained.items()]
     if set(pretrained) - {"Student"}:
-        raise ValueError(f"{config_file}: a plain model takes Student weights only, got {sorted(pretrained)}")
+        raise ValueError(f"{recipe.source}: a plain model takes Student weights only, got {sorted(pretrained)}")
     return [f"Global.pretrained_model={json.dumps(pretrained['Student'])}"] if pretrained else []
 
 

@@ -83,7 +83,7 @@ class TrainSettings:
 def training_overrides(s: TrainSettings, save_dir: Path) -> list[str]:
     """The `-o` list of a stage: data, schedule, hardware, pretrained, then the user's free overrides."""
     from components.recipe_inputs import pretrained_overrides
-    from det_model.config import config_path
+    from det_model.config import config_path, load_config
 
     out = dataset_overrides(s.dataset_dir) + [
         f"Global.save_model_dir={yaml_value(str(save_dir))}",
@@ -97,7 +97,7 @@ def training_overrides(s: TrainSettings, save_dir: Path) -> list[str]:
         f"Optimizer.lr.learning_rate={s.learning_rate}",
     ]
     out += size_overrides(config_path(s.config_name), s.image_size, s.eval_side_len)
-    out += pretrained_overrides(config_path(s.config_name), s.pretrained)
+    out += pretrained_overrides(load_config(config_path(s.config_name)), s.pretrained)
     if (save_dir / f"{LATEST}.pdparams").exists():  # a retried step: continue from the last saved epoch
         log.info("resuming from %s/%s", save_dir, LATEST)
         out.append(f"Global.checkpoints={yaml_value(str(save_dir / LATEST))}")

@@ -20,7 +20,7 @@ from components.recipe_inputs import (
     pretrained_overrides,
     student_stage_sources,
 )
-from det_model.config import config_path
+from det_model.config import config_path, load_config
 from pipelines import remote
 from pipelines.cli import main
 from pipelines.recipes import check_recipe_argument
@@ -141,12 +141,14 @@ def test_components_refuse_what_the_pipeline_check_refuses(tmp_path: Path) -> No
 
 
 def test_pretrained_overrides_follow_the_config_kind() -> None:
-    cml = pretrained_overrides(config_path("ch_PP-OCRv3_det_cml.yml"), {"Student": "/w/S", "Teacher": "/w/T"})
-    assert cml == ['Architecture.Models.Student.pretrained="/w/S"', 'Architecture.Models.Teacher.pretrained="/w/T"']
-    plain = pretrained_overrides(config_path("ch_PP-OCRv3_det_student.yml"), {"Student": "/w/S"})
-    assert plain == ['Global.pretrained_model="/w/S"']
+    cml, student = (load_config(config_path(f"ch_PP-OCRv3_det_{n}.yml")) for n in ("cml", "student"))
+    assert pretrained_overrides(cml, {"Student": "/w/S", "Teacher": "/w/T"}) == [
+        'Architecture.Models.Student.pretrained="/w/S"',
+        'Architecture.Models.Teacher.pretrained="/w/T"',
+    ]
+    assert pretrained_overrides(student, {"Student": "/w/S"}) == ['Global.pretrained_model="/w/S"']
     with pytest.raises(ValueError, match="Student weights only"):
-        pretrained_overrides(config_path("ch_PP-OCRv3_det_student.yml"), {"Teacher": "/w/T"})
+        pretrained_overrides(student, {"Teacher": "/w/T"})
 
 
 def readme_commands(prefix: str) -> list[str]:
