@@ -160,6 +160,8 @@ def build_pipeline(
         )
 
         def train_setup(train: dsl.PipelineTask) -> dsl.PipelineTask:
+            # KFP numbers a component's tasks across the recipe branches; the UI shows the component's name.
+            train.set_display_name(train.component_spec.name)
             setup(train, "train", secret=True).set_retry(**RETRY)
             _gpu(train, gpus, node_selector, tolerations)
             kubernetes.mount_pvc(train, pvc_name=cache_pvc, mount_path=CACHE_MOUNT)
@@ -201,7 +203,9 @@ def build_pipeline(
         trained = train_by_recipe(
             RecipeInputs(recipe, cml_config, student_config, teacher_pretrained_uri),
             teacher,
-            lambda dml: setup(extract_params(teacher=dml.outputs["model"]), "extract"),
+            lambda dml: setup(extract_params(teacher=dml.outputs["model"]), "extract").set_display_name(
+                "extract-params"
+            ),
             student,
         )
         scores = evaluate(
