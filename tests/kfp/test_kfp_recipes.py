@@ -23,6 +23,9 @@ from components.recipe_inputs import (
 from det_model.config import config_path, load_config
 from pipelines import remote
 from pipelines.cli import main
+from pipelines.local import LOCAL_DEFAULTS
+from pipelines.params import parse_sets
+from pipelines.pipeline import ppocrv3_det
 from pipelines.recipes import check_recipe_argument
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,7 +175,12 @@ def test_the_readme_cluster_commands_compile_and_submit_what_they_say() -> None:
     assert recipes_seen == set(RECIPES)
 
 
-def test_the_readme_local_commands_name_every_recipe() -> None:
-    commands = readme_commands("python -m pipelines run-local")
-    named = {re.search(r"recipe=([a-z-]+)", c).group(1) for c in commands if "recipe=" in c}
+def test_the_readme_local_commands_name_every_recipe_with_valid_settings() -> None:
+    commands = [c for c in readme_commands("python -m pipelines run-local") if "recipe=" in c]
+    named = set()
+    for command in commands:
+        argv = shlex.split(command.split("#")[0])
+        sets = parse_sets(ppocrv3_det, [argv[i + 1] for i, a in enumerate(argv) if a == "--set"])
+        check_recipe_argument({**LOCAL_DEFAULTS, **sets})
+        named.add(sets["recipe"])
     assert named == set(RECIPES)
