@@ -43,40 +43,12 @@ def train_cml_student(
     from pathlib import Path
 
     from components.recipe_inputs import check_recipe, resolve_stage_pretrained, student_stage_sources
-    from components.stage import TrainSettings, train_stage
+    from components.training import train_component
 
     logging.basicConfig(level=logging.INFO)
     check_recipe(recipe)
     teacher_dir = teacher_params.path if teacher_params is not None else ""
     sources = student_stage_sources(config_name, pretrained_uri, teacher_pretrained_uri, teacher_dir)
     pretrained = resolve_stage_pretrained(config_name, sources, Path(model.path).parent / "pretrained")
-    settings = TrainSettings(
-        config_name,
-        dataset.path,
-        epochs,
-        batch_size,
-        learning_rate,
-        image_size,
-        eval_side_len,
-        eval_interval,
-        num_workers,
-        gpus,
-        use_amp,
-        overrides,
-        pretrained=pretrained,
-    )
-    summary = train_stage(
-        settings,
-        model.path,
-        resolved_config.path,
-        stage="cml-student",
-        run_id=run_id,
-        checkpoint_root=checkpoint_root,
-        num_nodes=num_nodes,
-        image=image,
-        pvc_name=cache_pvc,
-    )
-    for key, value in summary.items():
-        metrics.log_metric(key, value)
-    model.metadata.update({"framework": "paddlepaddle", "layout": "paddleocr-checkpoints", "recipe": recipe})
-    model.metadata.update(summary)
+    train_component("cml-student", locals(), pretrained)
+    model.metadata["recipe"] = recipe

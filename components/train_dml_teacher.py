@@ -38,39 +38,11 @@ def train_dml_teacher(
     from pathlib import Path
 
     from components.recipe_inputs import check_teacher_inputs, resolve_stage_pretrained
-    from components.stage import TrainSettings, train_stage
+    from components.training import train_component
 
     logging.basicConfig(level=logging.INFO)
     check_teacher_inputs(recipe, pretrained_uri)
     # Both DML models start from the part of `pretrained_uri` that fits them (a distill checkpoint's Teacher).
     sources = {n: pretrained_uri for n in ("Student", "Student2") if pretrained_uri}
     pretrained = resolve_stage_pretrained(config_name, sources, Path(model.path).parent / "pretrained")
-    settings = TrainSettings(
-        config_name,
-        dataset.path,
-        epochs,
-        batch_size,
-        learning_rate,
-        image_size,
-        eval_side_len,
-        eval_interval,
-        num_workers,
-        gpus,
-        use_amp,
-        overrides,
-        pretrained=pretrained,
-    )
-    summary = train_stage(
-        settings,
-        model.path,
-        resolved_config.path,
-        stage="dml-teacher",
-        run_id=run_id,
-        checkpoint_root=checkpoint_root,
-        num_nodes=num_nodes,
-        image=image,
-        pvc_name=cache_pvc,
-    )
-    for key, value in summary.items():
-        metrics.log_metric(key, value)
-    model.metadata.update({"framework": "paddlepaddle", "layout": "paddleocr-checkpoints", **summary})
+    train_component("dml-teacher", locals(), pretrained)

@@ -79,4 +79,4 @@ def test_recipe_runs_locally(recipe: str, distill_tar: Path, tmp_path: Path) -> 
             record = json.loads((run.run_dir / name / "pretrained" / "pretrained.json").read_text())
             assert {k: v["part"] for k, v in record.items()} == expected[component_base(name)], name
     report = (run.run_dir / "evaluate" / "report").read_text()
-    assert ("starting weights" in report) == (recipe != "full")
+    assert ("<th>starting weights</th><th>trained</th>" in report) == (recipe != "full")
