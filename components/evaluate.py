@@ -34,13 +34,13 @@ def evaluate(
     from components.recipe_inputs import evaluate_start_weights
     from components.report import publish_results, write_report
     from det_model.config import load_config
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
     from det_model.training.history import METRICS_LOG
 
     recipe = load_config(config.path)
     cfg = load_config(config.path, inference_overrides(recipe, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
-    result = evaluate_command(cfg, work)
+    result = evaluate_checkpoint(cfg, work)
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
     start = evaluate_start_weights(baseline_uri, cfg, work / "start") if baseline_uri else None
     scalars.update({f"start_{k}": v for k, v in (start or {}).items()})

@@ -85,7 +85,7 @@ def evaluate_start_weights(uri: str, trained_cfg, work: Path) -> dict[str, float
     from dataclasses import replace
 
     from det_model.config import config_path, load_config
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
 
     weights = resolve_stage_pretrained(STUDENT_CONFIG, {"Student": uri}, work / "weights")["Student"]
     # A plain trained model is evaluated with its own config; for CML the student recipe's post-processing
@@ -98,5 +98,5 @@ def evaluate_start_weights(uri: str, trained_cfg, work: Path) -> dict[str, float
             base.Global, use_gpu=trained_cfg.Global.use_gpu, checkpoints=None, pretrained_model=weights
         ),
     )
-    result = evaluate_command(cfg, work / "eval")
+    result = evaluate_checkpoint(cfg, work / "eval")
     return {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}

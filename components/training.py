@@ -23,7 +23,6 @@ from det_model.training.history import METRICS_LOG
 log = logging.getLogger(__name__)
 
 
-
 def save_dir_for(model_path: str, checkpoint_root: str, run_id: str, stage: str) -> Path:
     """Where training writes: a persistent folder (a PVC) when given, so retried pods find `latest`."""
     if checkpoint_root:

@@ -25,7 +25,8 @@ import numpy as np
 from paddle import nn
 
 from det_model.config.schema import DetConfig, DistillationModelConfig
-from det_model.data.fetch import fetch_file, safe_extract
+from det_model.data.fetch.archive import safe_extract
+from det_model.data.fetch.transport import fetch_file
 from det_model.modeling.build import build_detector
 from det_model.modeling.onnx_import import TRAINING_ONLY_PREFIX, import_onnx
 from det_model.modeling.weights import (
