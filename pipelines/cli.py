@@ -114,7 +114,7 @@ def cmd_run_local(args: argparse.Namespace) -> None:
         print(f"hmean:          {start:.4f} (starting weights) -> {trained:.4f} (trained)"
               f", on {images} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
-    print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
+    print(f"exported model: {run.serving}  (det-model infer --model-dir {run.serving} --image ...)")
 
 
 def cmd_remote(args: argparse.Namespace) -> None:

@@ -56,6 +56,7 @@ class LocalRun:
     run_dir: Path
     metrics: dict[str, float]
     exported: Path
+    serving: Path  # the folder to deploy: exported/Student for CML, exported itself for the plain student
 
 
 def local_arguments(overrides: Mapping[str, Any] = ()) -> dict[str, Any]:
@@ -93,4 +94,5 @@ def run_local(overrides: Mapping[str, Any] = (), pipeline_root: Path = Path("loc
     run_dir = Path(metrics.path).parents[1]  # <root>/<pipeline>-<timestamp>/evaluate/metrics
     params = {**defaults(ppocrv3_det), **arguments}  # every value, so compare shows what differed
     (run_dir / RUN_CONFIG).write_text(json.dumps({"arguments": params}, indent=2, default=str))
-    return LocalRun(run_dir=run_dir, metrics=dict(metrics.metadata), exported=Path(exported.path))
+    serving = Path(exported.path) / str(exported.metadata.get("serve") or ".")
+    return LocalRun(run_dir, dict(metrics.metadata), Path(exported.path), serving.resolve())

@@ -102,7 +102,7 @@ def test_run_local_end_to_end(two_local_runs: list, tmp_path: Path) -> None:
     for key in ("precision", "recall", "hmean", "images"):
         assert key in run.metrics
     assert 0.0 <= run.metrics["hmean"] <= 1.0 and run.metrics["images"] > 0
-    student = run.exported / "Student"
+    student = run.serving  # the plain student (default recipe) is exported into the folder itself
     assert (student / "inference.pdmodel").exists() and (student / "inference.pdiparams").exists()
     image = next((run.run_dir / "fetch-hiertext" / "dataset" / "raw" / "images").glob("*.jpg"))
     done = subprocess.run(

@@ -66,7 +66,8 @@ def test_recipe_runs_locally(recipe: str, distill_tar: Path, tmp_path: Path) -> 
     assert model_meta["metadata"]["recipe"] == recipe
     assert 0.0 <= run.metrics["hmean"] <= 1.0 and run.metrics["images"] > 0
     assert ("start_hmean" in run.metrics) == (recipe != "full")  # full here starts its students from scratch
-    assert (run.exported / "Student" / "inference.pdiparams").exists()
+    assert (run.serving / "inference.pdiparams").exists()
+    assert (run.serving.name == "Student") == (recipe != "student-finetune")  # CML exports one folder a model
     expected = {  # task -> sub-model -> the part of the checkpoint it got (None: a plain file)
         "full": {"train-cml-student": {"Teacher": None}, "train-dml-teacher": {}},
         "dml-finetune": {"train-cml-student": {"Student": "Student", "Student2": "Student2", "Teacher": None},
