@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import paddle
 import pytest
+from support.paths import RELEASED_ONNX
 
 from det_model.config import config_path, load_config
 from det_model.modeling.backbones.mobilenet_v3 import MobileNetV3
@@ -23,7 +24,6 @@ from det_model.training.pretrained import (
     resolve_for_config,
 )
 
-RELEASED_ONNX = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "ch_PP-OCRv3_det_infer.onnx"
 STUDENT_CONFIG = config_path("ch_PP-OCRv3_det_student.yml")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kfp_helpers import component_base
+from support.kfp_helpers import component_base
 
 from det_model.config import config_path, load_config
 from det_model.modeling.weights import save_params

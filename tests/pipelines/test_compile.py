@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kfp_helpers import all_tasks, component_base
+from support.kfp_helpers import all_tasks, component_base
 
 from pipelines.cli import main
 from pipelines.pipeline import MINIO_ENV, RESOURCES, TASK_NAMES

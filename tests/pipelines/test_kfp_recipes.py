@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from kfp_helpers import all_tasks, component_base
+from support.kfp_helpers import all_tasks, component_base
 
 from components.recipe_inputs import (
     RECIPES,

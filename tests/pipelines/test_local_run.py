@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support.paths import RELEASED_ONNX
 from nbclient import NotebookClient
 
 from pipelines.cli import main
@@ -16,7 +17,6 @@ from pipelines.compare import load_local_run
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-RELEASED_ONNX = REPO / ".." / "shared" / "models" / "ch_PP-OCRv3_det_infer.onnx"
 
 
 def fake_run(root: Path, name: str, lr: float, hmean: float) -> Path:

