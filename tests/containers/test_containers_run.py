@@ -3,7 +3,6 @@
 Run with `make test-containers` (marker `containers`; builds the image first, ~minutes on 2 cores).
 """
 
-from __future__ import annotations
 
 import subprocess
 import sys
@@ -33,7 +32,7 @@ def fetch_in(image: str, data_uri: str):
 def test_one_component_runs_in_the_image(image: str, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     local.init(runner=docker_runner(), pipeline_root=str(tmp_path))
     with exit_codes_kept():
-        dataset = fetch_in(image, "synthetic://6")()
+        dataset = fetch_in(image, "synthetic://6")().output
     out = Path(dataset.path)
     assert (out / "label_train.txt").read_text().strip() and (out / "label_eval.txt").read_text().strip()
     assert dataset.metadata["uri"] == "synthetic://6"
