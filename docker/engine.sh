@@ -15,13 +15,16 @@
 #   cgroupfs:        no systemd to manage cgroups.
 set -euo pipefail
 
+# The image store lives in the cache folder; podman's run-time state goes to a tmpfs-like folder named after
+# it (one per store, so two cache folders never share state).
 if [ "$(id -u)" = 0 ]; then
     CACHE=${CONTAINERS_CACHE:-/var/cache/ppocrv3-det-containers}
-    RUNROOT=${CONTAINERS_RUNROOT:-/run/ppocrv3-det-containers}
+    RUN_DIR=/run
 else
     CACHE=${CONTAINERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ppocrv3-det-containers}
-    RUNROOT=${CONTAINERS_RUNROOT:-${XDG_RUNTIME_DIR:-/tmp}/ppocrv3-det-containers-$(id -u)}
+    RUN_DIR=${XDG_RUNTIME_DIR:-/tmp}
 fi
+RUNROOT=${CONTAINERS_RUNROOT:-$RUN_DIR/ppocrv3-det-containers-$(echo "$CACHE" | md5sum | cut -c1-8)}
 CONF_DIR=$CACHE/conf
 SOCK=$CACHE/podman.sock
 PIDFILE=$CACHE/podman-api.pid
@@ -70,6 +73,7 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=32768:32768"]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "$RUNROOT/libpod"
 EOF
     cat > "$CONF_DIR/storage.conf" <<EOF
 # Written by docker/engine.sh; podman reads it through CONTAINERS_STORAGE_CONF.
