@@ -22,13 +22,17 @@ if [ "${1:-}" != --force ] && $ENGINE image inspect "$BASE_IMAGE" >/dev/null 2>&
     exit 0
 fi
 [ "$(id -u)" = 0 ] || { echo "bootstrap-base.sh needs root (debootstrap, chroot)" >&2; exit 1; }
-command -v debootstrap >/dev/null || { echo "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
+if ! command -v debootstrap >/dev/null; then
+    echo "debootstrap is not installed (apt-get install debootstrap)" >&2
+    exit 1
+fi
 
 started=$(date +%s)
 rm -rf "$WORK"
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates "$SUITE" "$WORK" "$MIRROR" \
+debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    "$SUITE" "$WORK" "$MIRROR" \
     > "$WORK.log" 2>&1 || { tail -20 "$WORK.log" >&2; exit 1; }
 cat > "$WORK/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main

@@ -34,7 +34,9 @@ cpu_base() {
 # The name the engine lists: podman qualifies a name without a registry as localhost/<name>.
 listed_name() {
     local first=${1%%/*}
-    if [ "$ENGINE" = podman ] && [[ "$1" != */* || ( "$first" != *.* && "$first" != *:* && "$first" != localhost ) ]]; then
+    local registry=no
+    [[ "$1" == */* && ( "$first" == *.* || "$first" == *:* || "$first" == localhost ) ]] && registry=yes
+    if [ "$ENGINE" = podman ] && [ $registry = no ]; then
         echo "localhost/$1"
     else
         echo "$1"

@@ -41,8 +41,9 @@ detect() {
     if [ -n "${ENGINE:-}" ]; then echo "$ENGINE"; return; fi
     if docker_works; then echo docker; return; fi
     if command -v podman >/dev/null; then echo podman; return; fi
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then echo podman; return; fi  # setup installs it
-    echo "no container engine: no answering docker daemon, no podman, and not root with apt-get to install it" >&2
+    # root with apt: `setup` installs it
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then echo podman; return; fi
+    echo "no answering docker daemon, no podman, and not root with apt-get to install podman" >&2
     return 1
 }
 
@@ -51,12 +52,14 @@ install_podman() {
     for tool in podman buildah runc debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
     [ ${#missing[@]} = 0 ] && return
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        echo "missing ${missing[*]}; install them (Debian: apt-get install podman buildah runc debootstrap)" >&2
+        echo "missing ${missing[*]} (Debian: apt-get install podman buildah runc debootstrap)" >&2
         return 1
     fi
     echo "installing ${missing[*]} with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman buildah runc debootstrap >&2 \
-        || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman buildah runc debootstrap >&2; }
+    local packages=(podman buildah runc debootstrap)
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${packages[@]}" >&2 \
+        || { apt-get update -q >&2 && apt-get install -y -q "${packages[@]}" >&2; }
 }
 
 write_config() {

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="subprocess: tasks in this interpreter; docker: each task in a container of --image, "
         "through the Docker API at DOCKER_HOST (docker, or podman's API service)",
     )
-    p.add_argument("--image", help="the image of every task, for --runner docker (e.g. localhost/ppocrv3-det:cpu)")
+    p.add_argument("--image", help="every task's image, for --runner docker (e.g. localhost/ppocrv3-det:cpu)")
 
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
     p.add_argument("--host", required=True)

@@ -77,7 +77,7 @@ def docker_runner(**container_run_args: Any) -> local.DockerRunner:
     try:
         import docker
     except ImportError as exc:
-        raise ValueError("the docker runner needs the docker SDK: pip install 'det-model[containers]'") from exc
+        raise ValueError("--runner docker needs the docker SDK: pip install 'det-model[containers]'") from exc
     try:
         client = docker.from_env()  # fetches the API version: fails when nothing listens
         client.ping()

@@ -55,7 +55,7 @@ def _runner_and_pipeline(runner: str, image: Optional[str]) -> tuple[Any, Callab
         from pipelines.docker_runner import docker_runner, exit_codes_kept
 
         if not image:
-            raise ValueError("the docker runner needs --image (e.g. localhost/ppocrv3-det:cpu from `make image`)")
+            raise ValueError("--runner docker needs --image (e.g. localhost/ppocrv3-det:cpu, `make image`)")
         return docker_runner(), build_pipeline(image=image), exit_codes_kept()
     raise ValueError(f"unknown runner {runner!r}; known: {', '.join(RUNNERS)}")
 

@@ -42,7 +42,7 @@ def engine() -> str:
 
 @pytest.fixture(scope="session")
 def docker_host(engine: str) -> Iterator[str]:
-    """A Docker-API socket in DOCKER_HOST for the docker SDK (podman's API service, started and stopped here)."""
+    """A Docker-API socket in DOCKER_HOST for the docker SDK (podman's API service: started, then stopped)."""
     if engine == "docker":
         yield os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return

@@ -1,4 +1,4 @@
-"""The components in their real image: one alone, one failing on purpose, the whole DAG, then infer on the host.
+"""Components in their real image: one alone, one failing on purpose, the whole DAG, then infer on the host.
 
 Run with `make test-containers` (marker `containers`; builds the image first, ~minutes on 2 cores).
 """

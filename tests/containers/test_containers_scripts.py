@@ -1,4 +1,4 @@
-"""docker/requirements.py, docker/check_paddle.py and the container run of pipelines.docker_runner (no engine)."""
+"""docker/requirements.py, docker/check_paddle.py and pipelines.docker_runner's container run (no engine)."""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ class FakeClient:
 
 def test_run_container_keeps_the_exit_code_and_removes_afterwards(capsys: pytest.CaptureFixture) -> None:
     client = FakeClient(exit_code=3)
-    assert run_container(client, "img", ["python", "-c", "x"], {}, auto_remove=True, environment={"A": "1"}) == 3
+    code = run_container(client, "img", ["python", "-c", "x"], {}, auto_remove=True, environment={"A": "1"})
+    assert code == 3
     assert client.calls == ["image", "create", "start", "logs", "wait", "remove"]
     assert "auto_remove" not in client.create_kwargs and client.create_kwargs["environment"] == {"A": "1"}
     assert capsys.readouterr().out == "line 1\nboom\n"
