@@ -5,8 +5,9 @@
 #   docker/engine.sh detect      print the engine to use (docker|podman), or fail saying why there is none
 #   docker/engine.sh setup       podman: install it where we can (root + apt) and write our config files
 #   docker/engine.sh env         print `export ...` lines for podman's private config (eval "$(... env)")
-#   docker/engine.sh start-api   podman: serve the Docker API on $CACHE/podman.sock; prints DOCKER_HOST=...
-#   docker/engine.sh stop-api    stop that service by its PID
+#   docker/engine.sh start-api [NAME]   podman: serve the Docker API on $CACHE/podman-NAME.sock (NAME: api);
+#                                       prints DOCKER_HOST=...; several names can serve one store at once
+#   docker/engine.sh stop-api [NAME]    stop that service by its PID
 #
 # Why the podman settings (found on Debian bookworm VMs, root, cgroup v1 hybrid, no systemd):
 #   runc:            Debian's crun 1.8.1 fails every container with "cgroups in hybrid mode not supported".
@@ -26,8 +27,10 @@ else
 fi
 RUNROOT=${CONTAINERS_RUNROOT:-$RUN_DIR/ppocrv3-det-containers-$(echo "$CACHE" | md5sum | cut -c1-8)}
 CONF_DIR=$CACHE/conf
-SOCK=$CACHE/podman.sock
-PIDFILE=$CACHE/podman-api.pid
+NAME=${2:-api}
+SOCK=$CACHE/podman-$NAME.sock
+PIDFILE=$CACHE/podman-$NAME.pid
+LOG=$CACHE/podman-$NAME.log
 
 env_lines() {
     echo "export CONTAINERS_CONF=$CONF_DIR/containers.conf"
@@ -91,13 +94,13 @@ start_api() {
     eval "$(env_lines)"
     stop_api >/dev/null 2>&1 || true
     rm -f "$SOCK"
-    nohup podman system service --time=0 "unix://$SOCK" > "$CACHE/podman-api.log" 2>&1 &
+    nohup podman system service --time=0 "unix://$SOCK" > "$LOG" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 100); do
         [ -S "$SOCK" ] && { echo "DOCKER_HOST=unix://$SOCK"; return; }
         sleep 0.2
     done
-    echo "podman API did not come up on $SOCK; see $CACHE/podman-api.log" >&2
+    echo "podman API did not come up on $SOCK; see $LOG" >&2
     return 1
 }
 
@@ -115,5 +118,5 @@ case "${1:-}" in
     env) env_lines ;;
     start-api) start_api ;;
     stop-api) stop_api ;;
-    *) echo "usage: $0 detect|setup|env|start-api|stop-api" >&2; exit 2 ;;
+    *) echo "usage: $0 detect|setup|env|start-api [NAME]|stop-api [NAME]" >&2; exit 2 ;;
 esac

@@ -46,7 +46,8 @@ def docker_host(engine: str) -> Iterator[str]:
     if engine == "docker":
         yield os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return
-    started = _script(str(ENGINE_SH), "start-api")
+    name = f"pytest-{os.getpid()}"  # a socket of our own: other runs may serve the same store meanwhile
+    started = _script(str(ENGINE_SH), "start-api", name)
     if started.returncode != 0:
         pytest.fail(f"podman API service did not start: {started.stderr.strip()}")
     host = started.stdout.strip().removeprefix("DOCKER_HOST=")
@@ -55,7 +56,7 @@ def docker_host(engine: str) -> Iterator[str]:
     try:
         yield host
     finally:
-        _script(str(ENGINE_SH), "stop-api")
+        _script(str(ENGINE_SH), "stop-api", name)
         if previous is None:
             os.environ.pop("DOCKER_HOST", None)
         else:
