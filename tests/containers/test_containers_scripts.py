@@ -142,3 +142,27 @@ def test_run_container_removes_the_container_when_streaming_fails() -> None:
     with pytest.raises(ConnectionError):
         run_container(client, "img", ["true"], {})
     assert client.calls[-1] == "remove"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--runner", "docker"], "--runner docker needs --image"),
+        (["--runner", "docker", "--image", "ppocrv3-det:cpu"], "no container engine answers"),
+    ],
+)
+def test_run_local_docker_runner_errors(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from pipelines.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    assert main(["run-local", "--output-root", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_local_rejects_an_unknown_runner(tmp_path: Path) -> None:
+    from pipelines.local import run_local
+
+    with pytest.raises(ValueError, match="unknown runner 'kubernetes'; known: subprocess, docker"):
+        run_local({}, tmp_path, runner="kubernetes")
