@@ -6,7 +6,7 @@ ENGINE ?=
 IMAGE ?= ppocrv3-det
 TARGETS ?= cpu
 
-.PHONY: venv run test test-slow test-containers bench compile image image-base clean help
+.PHONY: venv run test test-slow test-containers bench compile golden image image-base clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.js
 
 compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
 	$(PY) -m pipelines compile -o ppocrv3_det.yaml
+
+golden: $(STAMP)  ## rewrite tests/kfp/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/kfp/test_pipeline_golden.py
 
 # ENGINE=podman|docker (detected when unset), IMAGE=name, TARGETS="cpu gpu" (default cpu), CPU_BASE=...
 image:  ## build the image(s) with docker or podman; prints name and size (see README, Container image)
