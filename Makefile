@@ -35,8 +35,8 @@ bench: $(STAMP)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.js
 compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
 	$(PY) -m pipelines compile -o ppocrv3_det.yaml
 
-golden: $(STAMP)  ## rewrite tests/kfp/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/kfp/test_pipeline_golden.py
+golden: $(STAMP)  ## rewrite tests/pipelines/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/pipelines/test_pipeline_golden.py
 
 # ENGINE=podman|docker (detected when unset), IMAGE=name, TARGETS="cpu gpu" (default cpu), CPU_BASE=...
 image:  ## build the image(s) with docker or podman; prints name and size (see README, Container image)
