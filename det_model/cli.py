@@ -1,4 +1,4 @@
-"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params and data.
+"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params, data and serve.
 
 Config commands take PaddleOCR's flags: `-c config.yml -o Section.key=value ...`. Unlike PaddleOCR, several
 `-o` flags accumulate (PaddleOCR keeps only the last one).
@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_data_parser = None
     if add_data_parser is not None:
         add_data_parser(sub)
+    from det_model.serving.commands import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Callable, List, NamedTuple, Optional
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics, Model
 
+from components.deploy_kserve import deploy_kserve
 from components.evaluate import evaluate
 from components.export import export
 from components.extract_params import extract_params
@@ -130,6 +131,8 @@ def build_pipeline(
         checkpoint_root: str = f"{CACHE_MOUNT}/checkpoints",
         cache_pvc: str = "ppocrv3-cache",
         results_uri: str = "",
+        deploy_to_kserve: bool = False,
+        kserve_service: str = "ppocrv3-det",
     ) -> PipelineOutputs:
         fetch = fetch_hiertext(
             data_uri=data_uri,
@@ -193,6 +196,9 @@ def build_pipeline(
             overrides=export_overrides,
         )
         _gpu(setup(shipped, "export"), 1, node_selector, tolerations)
+        with dsl.If(deploy_to_kserve == True):  # noqa: E712 (a KFP condition, not a Python comparison)
+            served = deploy_kserve(exported=shipped.outputs["exported"], name=kserve_service, image=image)
+            setup(served, "extract").set_caching_options(enable_caching=False)  # re-deploy on every run
         return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
 
     return ppocrv3_det

@@ -49,6 +49,7 @@ def executor(spec: dict, task: str) -> dict:
 
 def test_six_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
     tasks = compiled[0]["root"]["dag"]["tasks"]
+    tasks = {n: t for n, t in tasks.items() if not n.startswith("condition-")}  # deploy step: tests/serving
     assert set(tasks) == set(TASK_NAMES) == set(EXPECTED_EDGES)
     for name, upstream in EXPECTED_EDGES.items():
         assert set(tasks[name].get("dependentTasks", [])) == upstream, name
