@@ -53,6 +53,12 @@ class BatchSettings:
     max_batch_size: int = 4
     max_delay_ms: float = 5.0
 
+    def __post_init__(self) -> None:  # checked before the model loads
+        if self.max_batch_size < 1 or self.max_delay_ms < 0:
+            raise ValueError(
+                f"--max-batch-size {self.max_batch_size} must be >= 1 and --max-delay-ms {self.max_delay_ms} >= 0"
+            )
+
 
 @dataclass(frozen=True)
 class ServeSettings:

@@ -45,6 +45,10 @@ class RequestLimits:
     max_image_pixels: int = 50_000_000
     image_root: Path | None = None
 
+    def __post_init__(self) -> None:
+        if min(self.max_images, self.max_image_bytes, self.max_image_pixels) < 1:
+            raise ValueError(f"request limits must be positive: {self}")
+
 
 @dataclass(frozen=True)
 class EncodedImage:
