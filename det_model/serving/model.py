@@ -34,7 +34,7 @@ from det_model.serving.protocol import (
 
 BATCH_SIZE = Histogram("det_model_batch_size", "inputs per forward pass", buckets=(1, 2, 4, 8, 16, 32, 64))
 IMAGES = Counter("det_model_images_total", "images detected")
-REJECTED = Counter("det_model_bad_requests_total", "requests answered 400 (bad input)")
+REJECTED = Counter("det_model_bad_requests_total", "requests the image checks refused (HTTP 400)")
 
 
 @dataclass(frozen=True)
