@@ -37,13 +37,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def offline(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """`det-model infer`'s records (results.jsonl) for IMAGES, keyed by file name."""
-    from det_model.inference import infer_command
+    from det_model.cli import main
 
     folder = tmp_path_factory.mktemp("infer_images")
     for path in IMAGES:
         (folder / path.name).symlink_to(path.resolve())
     out = tmp_path_factory.mktemp("infer_out")
-    assert infer_command(model_dir, folder, out) == 0
+    assert main(["infer", "--model-dir", str(model_dir), "--image", str(folder), "--out", str(out)]) == 0
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     return {Path(r["image"]).name: r for r in records}
 
