@@ -22,7 +22,9 @@ from det_model.postprocess import filter_det_boxes
 from det_model.serving.batcher import MicroBatcher
 from det_model.serving.kserve_sdk import InferOutput, InferRequest, InferResponse, InvalidInput, Model
 from det_model.serving.protocol import (
+    V2_IMAGE_INPUT,
     V2_OUTPUT,
+    V2_URI_INPUT,
     BadRequest,
     EncodedImage,
     RequestLimits,
@@ -96,6 +98,15 @@ class TextDetectionModel(Model):
         )
         self.ready = True
         return self.ready
+
+    def get_input_types(self) -> list[dict[str, Any]]:  # V2 model metadata
+        return [
+            {"name": V2_IMAGE_INPUT, "datatype": "BYTES", "shape": [-1]},
+            {"name": V2_URI_INPUT, "datatype": "BYTES", "shape": [-1]},
+        ]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return [{"name": V2_OUTPUT, "datatype": "BYTES", "shape": [-1]}]
 
     def stop(self) -> None:
         if self.batcher is not None:

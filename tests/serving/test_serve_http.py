@@ -151,6 +151,14 @@ def test_health_routes(server, path: str, expected: dict) -> None:
     assert expected.items() <= response.json().items()
 
 
+def test_v2_model_metadata_names_the_tensors(server) -> None:
+    response = requests.get(f"{server.url}/v2/models/{MODEL_NAME}", timeout=10)
+    assert response.status_code == 200, response.text
+    metadata = response.json()
+    assert [(t["name"], t["datatype"]) for t in metadata["inputs"]] == [("image", "BYTES"), ("uri", "BYTES")]
+    assert [(t["name"], t["datatype"]) for t in metadata["outputs"]] == [("detections", "BYTES")]
+
+
 def test_prometheus_metrics(server) -> None:
     requests.post(server.v1(), json={"instances": [{"b64": b64(IMAGES[0].read_bytes())}]}, timeout=120)
     text = requests.get(f"{server.url}/metrics", timeout=10).text
