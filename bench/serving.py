@@ -35,7 +35,8 @@ HOST = "127.0.0.1"  # never anything else: the benchmark must not open a port be
 def offline_worker(folder: Path, images: list[Path]) -> None:
     """`det-model infer`'s per-image work (read_image + TextDetector.detect) over the images, once per line on
     stdin, printing the pass's seconds; in its own process so the client side holds no Paddle threads."""
-    from det_model.inference import TextDetector, read_image
+    from det_model.inference.detector import TextDetector
+    from det_model.inference.images import read_image
 
     detector = TextDetector(folder)
     for path in images:  # warm-up pass

@@ -96,7 +96,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """Exit code 1 when any image failed (each failure is in summary.json)."""
-    from det_model.inference import RESULTS_FILE, SUMMARY_FILE, infer_images
+    from det_model.inference.detector import RESULTS_FILE, SUMMARY_FILE, infer_images
 
     summary = infer_images(
         args.model_dir,

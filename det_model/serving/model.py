@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from prometheus_client import Counter, Histogram
 
-from det_model.inference import ImageError, TextDetector, run_predictor
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import ImageError
+from det_model.inference.predictor import run_predictor
 from det_model.postprocess import filter_det_boxes
 from det_model.serving.batcher import MicroBatcher
 from det_model.serving.kserve_sdk import InferOutput, InferRequest, InferResponse, InvalidInput, Model

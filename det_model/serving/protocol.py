@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from det_model.inference import ImageError, to_bgr_uint8
+from det_model.inference.images import ImageError, to_bgr_uint8
 from det_model.postprocess import Detections
 
 V2_IMAGE_INPUT, V2_URI_INPUT, V2_OUTPUT = "image", "uri", "detections"

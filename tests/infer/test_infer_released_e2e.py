@@ -22,7 +22,9 @@ from infer_fixtures import RELEASED_ONNX, SAMPLE_DIR, config
 
 from det_model.evaluation import evaluate_command
 from det_model.export import export_model
-from det_model.inference import TextDetector, create_predictor, read_image, run_predictor
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import read_image
+from det_model.inference.predictor import create_predictor, run_predictor
 from det_model.metrics import DetMetric
 from det_model.modeling.onnx_import import import_onnx
 from det_model.postprocess import DBPostProcess

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from det_model.inference import read_image
+from det_model.inference.images import read_image
 from det_model.serving.protocol import (
     BadRequest,
     EncodedImage,
