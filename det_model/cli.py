@@ -77,11 +77,11 @@ def _relaunch_distributed(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
 
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else Path(cfg.Global.save_model_dir)
-    metrics = evaluate_command(cfg, out_dir)
+    metrics = evaluate_checkpoint(cfg, out_dir)
     print(", ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
     return 0
 
@@ -188,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("dst")
     extract.set_defaults(func=cmd_extract_params)
 
-    from det_model.data.commands import add_data_parser
-    from det_model.serving.commands import add_serve_parser
+    from det_model.cli_data import add_data_parser
+    from det_model.cli_serve import add_serve_parser
 
     add_data_parser(sub)
     add_serve_parser(sub)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.resources
 import logging
 import re
 import types
@@ -23,7 +24,9 @@ from det_model.config import schema
 
 logger = logging.getLogger(__name__)
 
-REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "det" / "ch_PP-OCRv3"
+# The bundled recipes are package data (configs/det/ch_PP-OCRv3 in the repository links here), so a wheel
+# install finds them by name as the editable checkout does.
+RECIPES_PACKAGE, RECIPES_FOLDER = "det_model.config", "recipes"
 
 KeyPath = tuple[Union[str, int], ...]
 
@@ -335,8 +338,9 @@ def config_path(name: str) -> Path:
     candidate = Path(name)
     if candidate.exists():
         return candidate
-    bundled = REPO_CONFIG_DIR / candidate.name
-    if bundled.exists():
+    recipes = Path(str(importlib.resources.files(RECIPES_PACKAGE) / RECIPES_FOLDER))
+    bundled = recipes / candidate.name
+    if bundled.is_file():
         return bundled
-    known = sorted(p.name for p in REPO_CONFIG_DIR.glob("*.yml"))
+    known = sorted(p.name for p in recipes.glob("*.yml"))
     raise ConfigError(f"{name}: no such config file or bundled recipe; bundled: {', '.join(known)}")

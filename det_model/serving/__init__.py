@@ -4,5 +4,5 @@ protocol.py   request parsing (base64 / binary / file URIs, limits) and per-imag
 batcher.py    micro-batching of concurrent forward passes (max batch size, max delay)
 model.py      TextDetectionModel, a kserve.Model with `det-model infer`'s pre/post-processing
 server.py     the REST server (V1 + V2 routes, health, /metrics) on a chosen host and port
-commands.py   the `det-model serve` sub-command
+(the `det-model serve` arguments are in det_model/cli_serve.py)
 """

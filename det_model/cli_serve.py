@@ -1,4 +1,5 @@
-"""`det-model serve --model-dir inference/Student`: the exported detector behind KServe's REST protocols."""
+"""`det-model serve --model-dir inference/Student`: argparse for the KServe model server in det_model/serving
+(registered by det_model/cli.py)."""
 
 from __future__ import annotations
 
