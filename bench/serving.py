@@ -126,8 +126,8 @@ def summarize(clients: int, runs: list[dict]) -> dict:
 def interleaved_rounds(folder: Path, images: list[Path], rounds: int, per_level: dict[int, int]) -> tuple:
     """`rounds` times: one offline pass, then each concurrency level against the server, with idle pauses in
     between, so the (shared, noisy) machine's load changes hit both sides alike."""
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "serving"))
-    from serving_fixtures import start_server, stop_server  # the tests' start/stop, loopback only
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from support.serving import start_server, stop_server  # the tests' start/stop, loopback only
 
     bodies = [json.dumps({"instances": [{"b64": base64.b64encode(p.read_bytes()).decode()}]}).encode()
               for p in images]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from serving_fixtures import (
+from support.serving import (
     MODEL_NAME,
     SAMPLE_IMAGES,
     b64,

@@ -1,4 +1,4 @@
-"""Shared pieces of the serving tests: the released student exported once, and `det-model serve` started for
+"""Shared pieces of the serving tests (and of bench/serving.py): the released student exported once, and `det-model serve` started for
 real in a subprocess on 127.0.0.1 (a free port), stopped with SIGTERM at the end of the module."""
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO / ".." / "shared"
-RELEASED_ONNX = SHARED / "models" / "ch_PP-OCRv3_det_infer.onnx"
-SAMPLE_IMAGES = SHARED / "data" / "icdar2015_sample" / "images"
-STUDENT = REPO / "configs" / "det" / "ch_PP-OCRv3" / "ch_PP-OCRv3_det_student.yml"
+from support.paths import RELEASED_ONNX, REPO, SAMPLE_DIR
+
+SAMPLE_IMAGES = SAMPLE_DIR / "images"
+STUDENT = "ch_PP-OCRv3_det_student.yml"
 MODEL_NAME = "ppocrv3-det"
 
 needs_released = pytest.mark.skipif(
@@ -31,13 +30,13 @@ needs_released = pytest.mark.skipif(
 
 def export_released_student(tmp: Path) -> Path:
     """Released ONNX -> student .pdparams (import_onnx) -> inference folder (export_model), as users do."""
-    from det_model.config import load_config
+    from det_model.config import config_path, load_config
     from det_model.export import export_model
     from det_model.modeling.onnx_import import import_onnx
 
     import_onnx(RELEASED_ONNX, tmp / "student")
     cfg = load_config(
-        STUDENT,
+        config_path(STUDENT),
         [
             f"Global.pretrained_model={tmp / 'student.pdparams'}",
             f"Global.save_inference_dir={tmp / 'inference'}",
