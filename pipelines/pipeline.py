@@ -14,6 +14,7 @@ from typing import Callable, List, NamedTuple, Optional
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics, Model
 
+from components.deploy_kserve import deploy_kserve
 from components.evaluate import evaluate
 from components.export import export
 from components.extract_params import extract_params
@@ -166,6 +167,9 @@ def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
         overrides=p["export_overrides"],
     )
     c.gpu(c.setup(shipped, "export"), 1)
+    with dsl.If(p["deploy_to_kserve"] == True):  # noqa: E712 (a KFP condition, not a Python comparison)
+        served = deploy_kserve(exported=shipped.outputs["exported"], name=p["kserve_service"], image=c.image)
+        c.setup(served, "extract").set_caching_options(enable_caching=False)  # re-deploy on every run
     return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
 
 
@@ -184,20 +188,18 @@ def build_pipeline(
             otherwise fetch always re-runs, since the data behind a URI may change.
         node_selector: labels the GPU tasks must run on.
         tolerations: kfp.kubernetes.add_toleration kwargs for the GPU tasks; default tolerates the GPU taint.
-        minio_secret: the Secret whose keys MINIO_ENDPOINT, MINIO_SECURE, AWS_ACCESS_KEY_ID,
-            AWS_SECRET_ACCESS_KEY become env vars (never parameters).
+        minio_secret: the Secret whose MINIO_* / AWS_* keys become env vars (never parameters).
     """
     if tolerations is None:
         tolerations = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     choices = CompileChoices(image, data_version or "", dict(node_selector or {}), tolerations, minio_secret)
-    pinned_version = choices.pinned_version
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
     def ppocrv3_det(
         data_uri: str = "s3://ocr-datasets/hiertext/hiertext.tar",
         data_sha256: str = "",
         data_size: int = 0,
-        data_version: str = pinned_version,
+        data_version: str = choices.pinned_version,
         label_level: str = "line",
         recipe: str = DEFAULT_RECIPE,
         dml_config: str = "ch_PP-OCRv3_det_dml.yml",
@@ -225,6 +227,8 @@ def build_pipeline(
         checkpoint_root: str = f"{CACHE_MOUNT}/checkpoints",
         cache_pvc: str = "ppocrv3-cache",
         results_uri: str = "",
+        deploy_to_kserve: bool = False,
+        kserve_service: str = "ppocrv3-det",
     ) -> PipelineOutputs:
         return _wire(dict(locals()), choices)
 
