@@ -1,4 +1,4 @@
-"""`python -m pipelines`: compile, run-local, upload, run, compare."""
+"""`python -m pipelines`: compile, run-local, upload, run, compare, fetch-released."""
 
 from __future__ import annotations
 
@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run-local", help="run the whole DAG here on CPU (tiny synthetic defaults)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
+    p.add_argument(
+        "--runner",
+        choices=("subprocess", "docker"),
+        default="subprocess",
+        help="subprocess: tasks in this interpreter; docker: each task in a container of --image, "
+        "through the Docker API at DOCKER_HOST (docker, or podman's API service)",
+    )
+    p.add_argument("--image", help="every task's image, for --runner docker (e.g. localhost/ppocrv3-det:cpu)")
 
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
     _cluster_options(p)
@@ -108,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
     p.add_argument("--no-cache", action="store_true", help="upload a version with caching off for every task")
     _compile_options(p)
+
+    p = sub.add_parser("fetch-released", help="the released PP-OCRv3 detector (ONNX) from the package index")
+    p.add_argument("--out", type=Path, default=None, help="where to write it (default .cache/released/...)")
 
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
@@ -142,12 +153,16 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     from pipelines.params import parse_sets
     from pipelines.pipeline import ppocrv3_det
 
-    run = run_local(parse_sets(ppocrv3_det, args.sets), args.output_root)
+    run = run_local(parse_sets(ppocrv3_det, args.sets), args.output_root, args.runner, args.image)
     print(f"run folder:     {run.run_dir}")
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
+    if "start_hmean" in run.metrics:
+        start, trained, images = run.metrics["start_hmean"], run.metrics["hmean"], int(run.metrics["images"])
+        print(f"hmean:          {start:.4f} (starting weights) -> {trained:.4f} (trained)"
+              f", on {images} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
-    print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
+    print(f"exported model: {run.serving}  (det-model infer --model-dir {run.serving} --image ...)")
 
 
 def auth_of(args: argparse.Namespace) -> Auth:
@@ -158,9 +173,11 @@ def cmd_remote(args: argparse.Namespace) -> None:
     from pipelines import remote
     from pipelines.params import defaults, parse_sets
     from pipelines.pipeline import build_pipeline
+    from pipelines.recipes import check_recipe_argument
 
     pipeline = build_pipeline(data_version=args.data_version, static_gpus=args.static_gpus)
     arguments = {**defaults(pipeline), **parse_sets(pipeline, getattr(args, "sets", []))}
+    check_recipe_argument(arguments)
     problem = remote.results_uri_problem(arguments.get("results_uri", ""), args.namespace)
     if problem:
         raise ValueError(problem)
@@ -207,6 +224,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"table: {args.out / 'comparison.md'}\nplot:  {plot}")
 
 
+def cmd_fetch_released(args: argparse.Namespace) -> None:
+    from pipelines.released import DEFAULT_PATH, ReleasedModelError, fetch_released
+
+    try:
+        print(f"released model: {fetch_released(args.out or DEFAULT_PATH)}")
+    except ReleasedModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -218,9 +244,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cmd_remote(args)
         elif args.command == "compare":
             cmd_compare(args)
+        elif args.command == "fetch-released":
+            cmd_fetch_released(args)
         else:
             raise ValueError(
-                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare"
+                f"unknown command {args.command!r}; "
+                "known: compile, run-local, upload, run, compare, fetch-released"
             )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

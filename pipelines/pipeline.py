@@ -1,16 +1,20 @@
-"""The PP-OCRv3 detection DAG: fetch -> DML teacher -> extract -> CML student -> evaluate, student -> export.
+"""The PP-OCRv3 detection DAG: fetch -> the `recipe`'s training branch -> evaluate, student -> export.
+
+The recipes (pipelines.recipes): full = DML teacher -> extract -> CML student; dml-finetune = the same from a
+teacher's weights; cml-finetune = CML from a distillation checkpoint; student-finetune = the student alone.
 
 `build_pipeline()` returns the pipeline function; its keyword arguments are the compile-time choices (image,
 pinned data version, node selector, tolerations, secret name). Everything a user tunes per run is a typed
 pipeline parameter with a default (cluster-scale values; `pipelines.local` swaps in tiny ones).
 """
 
-from dataclasses import dataclass, field
-from typing import Callable, List, NamedTuple, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional
 
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics, Model
 
+from components.deploy_kserve import deploy_kserve
 from components.evaluate import evaluate
 from components.export import export
 from components.extract_params import extract_params
@@ -20,7 +24,8 @@ from components.publish_results import publish_results
 from components.settings import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
-from pipelines.training import Placement, add_training_stage
+from pipelines.recipes import DEFAULT_RECIPE, STUDENT_CONFIG, RecipeInputs, TrainedStudent, train_by_recipe
+from pipelines.training import Placement, add_training_stage_group, stage_pipelines
 
 PIPELINE_NAME = "ppocrv3-det"
 MINIO_SECRET = "ppocrv3-object-store"
@@ -55,7 +60,7 @@ TASK_NAMES = (
 )
 
 
-PIPELINE_DOC = """PP-OCRv3 text detection: DML teacher -> CML student distillation -> evaluation and export.
+PIPELINE_DOC = """PP-OCRv3 text detection: the recipe's training (DML teacher, CML student) -> evaluation and export.
 
 Args:
     data_uri: the dataset: s3://bucket/key (tar or folder prefix), https://, file:// or synthetic://N.
@@ -64,8 +69,11 @@ Args:
     data_version: a name for the data behind data_uri; fetch is cached only when it is pinned at
         compile time (--data-version), since the data behind a URI may change.
     label_level: HierText granularity turned into boxes: line, word or paragraph.
+    recipe: full (DML teacher -> CML student), dml-finetune (the same from teacher_pretrained_uri),
+        cml-finetune (CML from a distillation checkpoint) or student-finetune (the student alone).
     dml_config: the teacher recipe (PaddleOCR config name or path), trained with DML.
     cml_config: the student recipe (PaddleOCR config name or path), distilled with CML.
+    student_config: the plain student's config (recipe student-finetune).
     teacher_epochs: Global.epoch_num of the teacher.
     student_epochs: Global.epoch_num of the student.
     teacher_batch_size: Train.loader.batch_size_per_card of the teacher (per GPU).
@@ -79,8 +87,8 @@ Args:
     gpus: GPUs per training pod (or per node when num_nodes > 1); 0 trains on CPU.
     num_nodes: 1 trains in the pipeline's own pod; > 1 runs a distributed job over that many nodes.
     use_amp: mixed-precision training (Global.use_amp).
-    teacher_pretrained_uri: weights to start the teacher from (.pdparams URI or prefix; "" = none).
-    student_pretrained_uri: weights to start the student from (.pdparams URI or prefix; "" = none).
+    teacher_pretrained_uri: weights to start the teacher from (.pdparams, prefix, folder or tar; "" = none).
+    student_pretrained_uri: the students' starting weights (also evaluated as the baseline; "" = none).
     dml_overrides: extra -o Section.key=value overrides of the teacher recipe.
     cml_overrides: extra -o Section.key=value overrides of the student recipe.
     eval_overrides: extra -o overrides for evaluation.
@@ -95,6 +103,8 @@ Args:
         only best_accuracy, latest, the resolved config and the history.
     results_uri: where evaluate also writes metrics.json for `python -m pipelines compare`
         (multi-user KFP: below s3://mlpipeline/private-artifacts/<namespace>/); "" = nowhere.
+    deploy_to_kserve: after export, create or update a KServe InferenceService serving the model.
+    kserve_service: the InferenceService's name (deploy_to_kserve).
 """
 
 
@@ -172,7 +182,13 @@ class CompileChoices:
         _gpu(task, count, self.node_selector, self.tolerations)
 
     def placement(self) -> Placement:
-        return Placement(self.setup, self.gpu, self.node_selector, self.tolerations, self.multinode)
+        """The training tasks' placement; with multinode, each stage's pipeline component (built here, outside
+        any pipeline function, as KFP requires)."""
+        placement = Placement(self.setup, self.gpu, self.node_selector, self.tolerations, self.multinode)
+        if not self.multinode:
+            return placement
+        stages = stage_pipelines((train_dml_teacher, train_cml_student), placement, self.static_gpus)
+        return replace(placement, stages=stages)
 
 
 def _pick(p: dict, *names: str) -> dict:
@@ -191,57 +207,71 @@ def _stage_args(p: dict, config: str, prefix: str, overrides: str) -> dict:
     )
 
 
-def _train_tasks(p: dict, c: CompileChoices, dataset) -> dict:
-    """DML teacher -> extract -> CML student on `dataset`; returns the student's outputs (`p`: parameters).
-    Each stage is one GPU task, or a launcher for num_nodes > 1 (pipelines.training)."""
+def _train_tasks(p: dict, c: CompileChoices, placement: Placement, dataset) -> TrainedStudent:
+    """The `recipe`'s training branch on `dataset` (pipelines.recipes); `p`: parameters by name. Each
+    training stage is one GPU task, or a launcher for num_nodes > 1 (pipelines.training)."""
     shared = ("image_size", "eval_side_len", "eval_interval", "num_workers", "gpus", "use_amp", "num_nodes")
     common = _pick(p, *shared, "checkpoint_root", "shared_pvc", "engine", "publish_all_checkpoints")
     common.update(image=c.image, checkpoint_pvc=p["cache_pvc"])
     common.update(gpu_limit=p["gpus"] if c.static_gpus is None else c.static_gpus)
-    teacher = add_training_stage(
-        train_dml_teacher,
-        c.placement(),
-        dataset=dataset,
-        **_stage_args(p, "dml_config", "teacher", "dml_overrides"),
-        **common,
-    )
-    extract = c.setup(extract_params(teacher=teacher["model"]), "extract")
-    return add_training_stage(
-        train_cml_student,
-        c.placement(),
-        dataset=dataset,
-        teacher_params=extract.outputs["params"],
-        **_stage_args(p, "cml_config", "student", "cml_overrides"),
-        **common,
-    )
+
+    def teacher(pretrained_uri, recipe: str) -> Mapping[str, Any]:
+        args = _stage_args(p, "dml_config", "teacher", "dml_overrides") | {"pretrained_uri": pretrained_uri}
+        return add_training_stage_group(
+            train_dml_teacher, placement, dataset=dataset, recipe=recipe, **args, **common
+        )
+
+    def extract(dml: Mapping[str, Any]) -> dsl.PipelineTask:
+        task = c.setup(extract_params(teacher=dml["model"]), "extract")
+        return task.set_display_name("extract-params")
+
+    def student(config_name, recipe, teacher_params, teacher_uri) -> Mapping[str, Any]:
+        args = _stage_args(p, "cml_config", "student", "cml_overrides") | {"config_name": config_name}
+        args |= {} if teacher_params is None else {"teacher_params": teacher_params}
+        return add_training_stage_group(
+            train_cml_student,
+            placement,
+            dataset=dataset,
+            recipe=recipe,
+            teacher_pretrained_uri=teacher_uri,
+            **args,
+            **common,
+        )
+
+    inputs = RecipeInputs(p["recipe"], p["cml_config"], p["student_config"], p["teacher_pretrained_uri"])
+    return train_by_recipe(inputs, teacher, extract, student)
 
 
-def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
+def _wire(p: dict, c: CompileChoices, placement: Placement) -> PipelineOutputs:
     """The whole DAG for pipeline parameters `p` (by name)."""
     fetch = fetch_hiertext(**_pick(p, "data_uri", "label_level", "data_sha256", "data_size", "data_version"))
     c.setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(c.pinned_version))
-    student = _train_tasks(p, c, fetch.outputs["dataset"])
+    trained = _train_tasks(p, c, placement, fetch.outputs["dataset"])
     scores = evaluate(
         dataset=fetch.outputs["dataset"],
-        model=student["model"],
-        config=student["resolved_config"],
+        model=trained.model,
+        config=trained.config,
         overrides=p["eval_overrides"],
+        baseline_uri=p["student_pretrained_uri"],
     )
     c.gpu(c.setup(scores, "evaluate"), 1)
     with dsl.If(p["results_uri"] != "", name="publish-results"):
         published = publish_results(
             metrics=scores.outputs["metrics"],
-            student=student["model"],
+            student=trained.model,
             results_uri=p["results_uri"],
             run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
         c.setup(published, "publish", secret=True).set_caching_options(enable_caching=False)
     shipped = export(
-        model=student["model"],
-        config=student["resolved_config"],
+        model=trained.model,
+        config=trained.config,
         overrides=p["export_overrides"],
     )
     c.gpu(c.setup(shipped, "export"), 1)
+    with dsl.If(p["deploy_to_kserve"] == True):  # noqa: E712 (a KFP condition, not a Python comparison)
+        served = deploy_kserve(exported=shipped.outputs["exported"], name=p["kserve_service"], image=c.image)
+        c.setup(served, "extract").set_caching_options(enable_caching=False)  # re-deploy on every run
     return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
 
 
@@ -268,15 +298,18 @@ def build_pipeline(
 def _pipeline_function(choices: CompileChoices) -> Callable:
     pinned_version = choices.pinned_version
     default_gpus = 1 if choices.static_gpus is None else choices.static_gpus
+    placement = choices.placement()
 
     def ppocrv3_det(
         data_uri: str = "s3://ocr-datasets/hiertext/hiertext.tar",
         data_sha256: str = "",
         data_size: int = 0,
-        data_version: str = pinned_version,
+        data_version: str = choices.pinned_version,
         label_level: str = "line",
+        recipe: str = DEFAULT_RECIPE,
         dml_config: str = "ch_PP-OCRv3_det_dml.yml",
         cml_config: str = "ch_PP-OCRv3_det_cml.yml",
+        student_config: str = STUDENT_CONFIG,
         teacher_epochs: int = 1200,
         student_epochs: int = 500,
         teacher_batch_size: int = 8,
@@ -302,8 +335,10 @@ def _pipeline_function(choices: CompileChoices) -> Callable:
         engine: str = "trainjob",
         publish_all_checkpoints: bool = False,
         results_uri: str = "",
+        deploy_to_kserve: bool = False,
+        kserve_service: str = "ppocrv3-det",
     ) -> PipelineOutputs:
-        return _wire(dict(locals()), choices)
+        return _wire(dict(locals()), choices, placement)
 
     ppocrv3_det.__doc__ = PIPELINE_DOC  # its Args become the parameter descriptions in the compiled spec
     return dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])(ppocrv3_det)

@@ -10,8 +10,10 @@ outputs of whichever branch ran (`dsl.OneOf`).
 
 from __future__ import annotations
 
+import inspect
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from kfp import dsl, kubernetes
 
@@ -32,6 +34,7 @@ class Placement:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: Sequence[Mapping[str, Any]] = ()
     multinode: bool = True  # False: no condition, the single-node task only (kfp.local cannot pick OneOf)
+    stages: Mapping[str, Callable[..., dsl.PipelineTask]] = field(default_factory=dict)  # stage_pipelines
 
 
 def add_training_stage(
@@ -82,3 +85,58 @@ def _launcher(task: dsl.PipelineTask, placement: Placement, pvc: Any) -> dsl.Pip
         kubernetes.use_field_path_as_env(task, env_name=env, field_path=path)
     task.set_display_name(f"{task.component_spec.name}-launcher")
     return task
+
+
+def add_training_stage_group(
+    component: Callable[..., dsl.PipelineTask], placement: Placement, *, gpu_limit: Any, **inputs: Any
+) -> Mapping[str, Any]:
+    """`add_training_stage`, through its stage pipeline (`stage_pipelines`) when it has both branches: a
+    recipe branch hands its outputs to a `dsl.OneOf`, and a OneOf cannot contain another (the stage's
+    single/multi-node one). Returns the stage's outputs by name."""
+    if not placement.multinode:
+        return add_training_stage(component, placement, gpu_limit=gpu_limit, **inputs)
+    inputs["cache_pvc"] = inputs.pop("checkpoint_pvc")  # the component's name for it
+    task = placement.stages[component.component_spec.name](**inputs)
+    task.set_display_name(component.component_spec.name)
+    return task.outputs
+
+
+def stage_pipelines(
+    components: Sequence[Callable[..., dsl.PipelineTask]], placement: Placement, gpu_limit: Any
+) -> dict[str, Callable[..., dsl.PipelineTask]]:
+    """Each training component's stage (both branches) as a pipeline component, by component name. Built
+    before the pipeline function: KFP defines no pipeline inside another. `gpu_limit`: a compile-time
+    constant, or None when the pipeline's `gpus` parameter gives it."""
+    return {c.component_spec.name: _stage_pipeline(c, placement, gpu_limit) for c in components}
+
+
+def _stage_pipeline(
+    component: Callable[..., dsl.PipelineTask], placement: Placement, gpu_limit: Any
+) -> Callable[..., dsl.PipelineTask]:
+    """A pipeline taking the component's inputs (less those the placement fixes) and shared_pvc, returning
+    the stage's outputs. The GPU limit is the `gpus` input unless `gpu_limit` fixes it at compile time."""
+    P = inspect.Parameter
+    own = [p.replace(annotation=_strip_optional(p.annotation)) for p in
+           inspect.signature(component.python_func).parameters.values()]
+    types = {p.name: p.annotation for p in own}
+    outputs = NamedTuple("StageOutputs", [(n, types[n].__args__[0]) for n in STAGE_OUTPUTS])  # type: ignore[misc]
+    kept = [p for p in own if p.name not in (*STAGE_OUTPUTS, "node_selector", "tolerations")]
+    params = [p for p in kept if p.default is P.empty]
+    params.append(P("shared_pvc", P.POSITIONAL_OR_KEYWORD, annotation=str))
+    params += [p for p in kept if p.default is not P.empty]
+    names = [p.name for p in params]
+
+    def stage(*args: Any):
+        bound = dict(zip(names, args))
+        gpus, pvc = bound["gpus"] if gpu_limit is None else gpu_limit, bound.pop("cache_pvc")
+        found = add_training_stage(component, placement, gpu_limit=gpus, checkpoint_pvc=pvc, **bound)
+        return outputs(**{n: found[n] for n in STAGE_OUTPUTS})
+
+    stage.__signature__ = inspect.Signature(params, return_annotation=outputs)  # type: ignore[attr-defined]
+    return dsl.pipeline(name=f"{component.component_spec.name}-stage")(stage)
+
+
+def _strip_optional(annotation: Any) -> Any:
+    """Optional[Input[Model]] -> Input[Model]: the stage component only takes the inputs it is given."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    return args[0] if typing.get_origin(annotation) is typing.Union and len(args) == 1 else annotation

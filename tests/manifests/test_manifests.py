@@ -116,10 +116,12 @@ def test_profile_creates_the_namespace_the_overlays_use(rendered: dict[str, list
 
 
 def test_launcher_binding_names_the_account_kfp_runs_pods_as(rendered: dict[str, list[dict]]) -> None:
-    (binding,) = by_kind(rendered["overlays/profile-multinode"], "RoleBinding")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "default-editor", "namespace": PROFILE_NS}
-    ]
+    bindings = by_kind(rendered["overlays/profile-multinode"], "RoleBinding")
+    assert sorted(b["metadata"]["name"] for b in bindings) == ["ppocrv3-kserve-deployer", "ppocrv3-launcher"]
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "default-editor", "namespace": PROFILE_NS}
+        ]
 
 
 # --------------------------------------------------------------------------------------------- 3. storage
@@ -177,9 +179,16 @@ def test_overlay_without_a_credentials_file_refuses_to_render(tmp_path: Path) ->
     assert "object-store.env" in failed.value.stderr
 
 
-def test_single_node_overlays_grant_no_rbac(rendered: dict[str, list[dict]]) -> None:
+def test_single_node_overlays_grant_no_training_rbac(rendered: dict[str, list[dict]]) -> None:
+    """Single-node training needs no Role; the one there is the optional deploy step's, on InferenceServices."""
     for overlay in ("overlays/standalone", "overlays/profile"):
-        assert not by_kind(rendered[overlay], "Role") and not by_kind(rendered[overlay], "RoleBinding")
+        (role,) = by_kind(rendered[overlay], "Role")
+        (binding,) = by_kind(rendered[overlay], "RoleBinding")
+        assert role["metadata"]["name"] == binding["roleRef"]["name"] == "ppocrv3-kserve-deployer"
+        assert {resource for rule in role["rules"] for resource in rule["resources"]} == {
+            "inferenceservices",
+            "inferenceservices/status",
+        }
 
 
 # ------------------------------------------------------------------------------------- the Paddle runtime

@@ -8,19 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.kfp_helpers import all_tasks, component_base
+
 from pipelines.cli import main
 from pipelines.pipeline import MINIO_ENV, MINIO_SECRET, RESOURCES, SCRATCH, TASK_NAMES
 
-# task -> upstream tasks (from the issue: fetch -> teacher -> extract -> student -> evaluate/export)
-EXPECTED_EDGES = {
-    "fetch-hiertext": set(),
-    "train-dml-teacher": {"fetch-hiertext"},
-    "extract-params": {"train-dml-teacher"},
-    "train-cml-student": {"fetch-hiertext", "extract-params"},
-    "evaluate": {"fetch-hiertext", "train-cml-student"},
-    "export": {"train-cml-student"},
-    "publish-results": {"evaluate", "train-cml-student"},
-}
 GPU_TASKS = {"train-dml-teacher", "train-cml-student", "evaluate", "export"}
 LAUNCHERS = {"train-dml-teacher": "train-dml-teacher-2", "train-cml-student": "train-cml-student-2"}
 KIND = {
@@ -48,28 +40,10 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     return compile_docs(tmp_path_factory.mktemp("compile"))
 
 
-def all_tasks(spec: dict) -> dict[str, dict]:
-    """Every task of the spec by name, including those inside condition sub-DAGs."""
-    out: dict[str, dict] = {}
-
-    def walk(dag: dict) -> None:
-        for name, task in dag.get("tasks", {}).items():
-            out[name] = task
-            component = spec["components"][task["componentRef"]["name"]]
-            if "dag" in component:
-                walk(component["dag"])
-
-    walk(spec["root"]["dag"])
-    return out
-
-
-def stage_of(spec: dict, name: str) -> str:
-    """A root task's pipeline stage: condition groups stand for the (single-node) task they contain."""
-    component = spec["components"][all_tasks(spec)[name]["componentRef"]["name"]]
-    if "dag" not in component:
-        return name
-    inner = sorted(stage_of(spec, n) for n in component["dag"]["tasks"])
-    return inner[0]  # the single-node task sorts before its launcher (<name>-2)
+def condition_holds(spec: dict, group: str, task: str) -> bool:
+    """Whether the condition group `group` of the root DAG holds `task` directly."""
+    component = spec["components"][spec["root"]["dag"]["tasks"][group]["componentRef"]["name"]]
+    return task in component.get("dag", {}).get("tasks", {})
 
 
 def executor_label(spec: dict, task: str) -> str:
@@ -80,41 +54,45 @@ def executor(spec: dict, task: str) -> dict:
     return spec["deploymentSpec"]["executors"][executor_label(spec, task)]["container"]
 
 
-def test_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
-    spec = compiled[0]
-    root = spec["root"]["dag"]["tasks"]
-    edges = {
-        stage_of(spec, n): {stage_of(spec, d) for d in t.get("dependentTasks", [])} for n, t in root.items()
-    }
-    assert edges == EXPECTED_EDGES
-    assert set(TASK_NAMES) | set(LAUNCHERS.values()) | {"publish-results"} <= set(all_tasks(spec))
-
-
-def test_artifacts_flow_between_the_right_stages(compiled: tuple[dict, dict]) -> None:
-    spec = compiled[0]
-    source = {
-        name: {
-            k: stage_of(spec, v["taskOutputArtifact"]["producerTask"])
-            for k, v in t["inputs"].get("artifacts", {}).items()
-        }
-        for name, t in spec["root"]["dag"]["tasks"].items()
-    }
-    assert source["extract-params"]["teacher"] == "train-dml-teacher"
-    assert source["evaluate"] == {
-        "dataset": "fetch-hiertext",
-        "model": "train-cml-student",
-        "config": "train-cml-student",
-    }
-    assert source["export"]["model"] == "train-cml-student"
+def test_six_components_and_the_recipe_group(compiled: tuple[dict, dict]) -> None:
+    """The recipe branches (tests/kfp/test_kfp_recipes.py) use the same six components."""
+    tasks = all_tasks(compiled[0])
+    assert {component_base(t["componentRef"]["name"].removeprefix("comp-")) for t in tasks.values()} >= set(
+        TASK_NAMES
+    )
+    root = compiled[0]["root"]["dag"]["tasks"]
+    optional = {
+        n for n, t in root.items() if t["componentRef"]["name"].startswith("comp-condition-")
+    } - {"condition-branches-1"}  # publish-results and the deploy-kserve step (tests/serving)
+    held = {task for n in optional for task in all_tasks(compiled[0]) if condition_holds(compiled[0], n, task)}
+    assert held == {"publish-results", "deploy-kserve"}
+    assert set(root) - optional == {"fetch-hiertext", "condition-branches-1", "evaluate", "export"}
+    assert set(root["evaluate"]["dependentTasks"]) == {"fetch-hiertext", "condition-branches-1"}
+    assert root["export"]["dependentTasks"] == ["condition-branches-1"]
 
 
 # ----------------------------------------------------------------- 5. single node vs multi node, 6. workers
+def test_every_recipe_branch_trains_through_a_single_or_multi_node_stage(compiled: tuple[dict, dict]) -> None:
+    """Each training stage of each recipe branch is a stage pipeline holding both tasks under num_nodes."""
+    spec = compiled[0]
+    stages = [t for t in all_tasks(spec).values() if t["componentRef"]["name"].startswith("comp-train-")]
+    stages = [t for t in stages if "dag" in spec["components"][t["componentRef"]["name"]]]
+    names = sorted(component_base(t["componentRef"]["name"].removeprefix("comp-")) for t in stages)
+    assert names == ["train-cml-student-stage"] * 4 + ["train-dml-teacher-stage"] * 2  # full, dml: both
+    for task in stages:
+        (group,) = spec["components"][task["componentRef"]["name"]]["dag"]["tasks"].values()
+        branches = spec["components"][group["componentRef"]["name"]]["dag"]["tasks"].values()
+        multi, single = sorted(b["triggerPolicy"]["condition"] for b in branches)
+        assert "num_nodes" in single and multi == f"!({single})"
+
+
 def condition_of(spec: dict, task: str) -> str:
-    """The trigger condition of the condition group that holds `task`."""
-    for name, group in all_tasks(spec).items():
-        component = spec["components"][group["componentRef"]["name"]]
-        if task in component.get("dag", {}).get("tasks", {}):
-            return group.get("triggerPolicy", {}).get("condition", "")
+    """The trigger condition of the condition group that holds `task` (inside a stage pipeline)."""
+    for component in spec["components"].values():
+        for group in component.get("dag", {}).get("tasks", {}).values():
+            inner = spec["components"][group["componentRef"]["name"]].get("dag", {}).get("tasks", {})
+            if task in inner and "triggerPolicy" in group:
+                return group["triggerPolicy"]["condition"]
     raise AssertionError(f"{task} is in no condition group")
 
 
@@ -167,7 +145,10 @@ def test_local_compile_has_no_multi_node_branch() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         compiler.Compiler().compile(build_pipeline(multinode=False), f"{tmp}/p.yaml")
         spec = next(yaml.safe_load_all(Path(f"{tmp}/p.yaml").read_text()))
-    assert not set(LAUNCHERS.values()) & set(all_tasks(spec))
+    # (train-cml-student-2 here is the student of another recipe branch, KFP's numbering)
+    assert not [c for c in spec["components"] if c.endswith("-stage") or "-stage-" in c]
+    conditions = [t.get("triggerPolicy", {}).get("condition", "") for t in all_tasks(spec).values()]
+    assert conditions and not [c for c in conditions if "num_nodes" in c]
 
 
 # ------------------------------------------------------------------------------- 8. caching, 9. artifacts
