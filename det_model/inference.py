@@ -33,6 +33,13 @@ DEFAULT_POSTPROCESS = {"thresh": 0.3, "box_thresh": 0.6, "max_candidates": 1000,
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 DRAWN_DIR = "drawn"
+# int8 folders (`Global.export_int8`, det_model/quantize.py) say so in inference.yml; they run in oneDNN's int8
+# kernels for these operators only (its default list adds elementwise_mul, whose channel-broadcast form in the
+# RSE-FPN and SE blocks comes out wrong in int8).
+PRECISION_KEY = "precision"
+ONEDNN_INT8_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fused_conv2d", "elementwise_add", "concat", "nearest_interp_v2", "pool2d"}
+)
 
 
 class ImageError(ValueError):
@@ -67,8 +74,12 @@ def create_predictor(
     enable_mkldnn: bool = False,
     use_gpu: bool = False,
     ir_optim: bool = True,
+    int8: bool = False,
 ):
     """A paddle.inference predictor for an exported detector, checked to map (N,3,H,W) -> (N,1,H,W).
+
+    `int8` (a quantized folder) runs the quantized operators in oneDNN's int8 kernels; without oneDNN the
+    program still runs, in float (quantize-dequantize pairs), slowly.
 
     `ir_optim=False` runs the program as saved (no operator fusion such as folding BatchNorm into the
     convolution, which changes float rounding): what export's parity checks compare with the dygraph model.
@@ -85,6 +96,8 @@ def create_predictor(
             config.set_cpu_math_library_num_threads(cpu_threads)
         if enable_mkldnn:
             config.enable_mkldnn()
+            if int8:
+                config.enable_mkldnn_int8(set(ONEDNN_INT8_OPS))
         else:  # Paddle 3.x turns oneDNN on by default for CPU
             config.disable_mkldnn()
     config.switch_ir_optim(ir_optim)
@@ -232,10 +245,11 @@ class TextDetector:
         folder = Path(model_dir)
         self.limit_side_len, self.limit_type = limit_side_len, limit_type
         self.resize = DetResizeForTest(limit_side_len=limit_side_len, limit_type=limit_type)
-        self.predictor = create_predictor(
-            folder, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, use_gpu=use_gpu
-        )
         settings = read_inference_yml(folder)
+        self.int8 = (settings.get("Global") or {}).get(PRECISION_KEY) == "int8"
+        self.predictor = create_predictor(
+            folder, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, use_gpu=use_gpu, int8=self.int8
+        )
         self.postprocess = postprocess_from_yml(settings)
         self.normalize = normalize_from_yml(settings)
 

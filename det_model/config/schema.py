@@ -54,6 +54,10 @@ class GlobalConfig:
     export_with_pir: bool = False
     # (ours) Also write `<dir>/<Name>/inference.onnx` at export when paddle2onnx is installed.
     export_onnx: bool = True
+    # (ours) Also write `<dir>/[Student/]int8/`: the deployed model post-training quantized to int8 for CPU
+    # serving, calibrated on the first `export_int8_calibration_images` images spread over Train.dataset.
+    export_int8: bool = False
+    export_int8_calibration_images: int = 32
 
 
 # --------------------------------------------------------------------------------------- Architecture
