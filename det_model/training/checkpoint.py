@@ -15,11 +15,14 @@ from typing import Any
 
 import paddle
 
+from det_model.config.schema import DetConfig
 from det_model.modeling.weights import apply_params, load_params_file, load_weights
 
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".pdparams", ".pdopt", ".states")
+BEST = "best_accuracy"  # the checkpoint with the best main metric so far (PaddleOCR's name)
+LATEST = "latest"  # the checkpoint of the last finished epoch, the one a resume reads
 
 
 @dataclass
@@ -107,7 +110,7 @@ def checkpoint_prefix(path: str | Path) -> Path:
     """`dir/latest`, `dir/latest.pdparams` or a checkpoint folder (then `latest` inside) -> `dir/latest`."""
     path = Path(path)
     if path.is_dir():
-        path = path / "latest"
+        path = path / LATEST
     if path.suffix in SUFFIXES:
         path = path.with_suffix("")
     return path
@@ -151,3 +154,31 @@ def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> None:
     """`Global.pretrained_model`: weights only, prefix-aware; missing/unexpected keys are reported."""
     report = load_weights(model, path)
     logger.info("Global.pretrained_model=%s: %s", path, report.summary())
+
+
+def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
+    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`.
+
+    Returns what was loaded, for the record. Distillation sub-models may already hold their
+    `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
+    """
+    g = cfg.Global
+    if g.checkpoints:
+        return str(load_checkpoint_params(g.checkpoints, model))
+    if g.pretrained_model:
+        report = load_weights(model, g.pretrained_model)
+        if report.missing:
+            logger.warning(
+                "Global.pretrained_model=%s leaves %d keys at init: %s",
+                g.pretrained_model,
+                len(report.missing),
+                report.summary(),
+            )
+        return str(g.pretrained_model)
+    sub_models = cfg.Architecture.Models if cfg.is_distillation else {}
+    if sub_models and all(sub.pretrained for sub in sub_models.values()):
+        return "Architecture.Models.*.pretrained"
+    raise ValueError(
+        f"{cfg.source or 'config'}: no weights to evaluate; set -o Global.checkpoints=<dir>/best_accuracy "
+        "or Global.pretrained_model=<file>.pdparams"
+    )

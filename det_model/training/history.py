@@ -9,6 +9,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Optional
 
+METRICS_LOG = "metrics.jsonl"  # one JSON record per train log / evaluation, in the save folder
+
 
 class SmoothedLosses:
     def __init__(self, window: int):
@@ -50,5 +52,6 @@ class MetricsHistory:
 
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl (one JSON object a line), in order."""
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
