@@ -22,6 +22,7 @@ from bench.report import write_doc
 SECTIONS = {
     "postprocess": "bench.postprocess",
     "inference": "bench.inference",
+    "int8": "bench.int8",
     "data_pipeline": "bench.data_pipeline",
     "train_step": "bench.train_step",
     "pipeline_run": "bench.pipeline_run",

@@ -144,6 +144,7 @@ def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
     )
     c.gpu(c.setup(scores, "evaluate", secret=True), 1)
     shipped = export(
+        dataset=fetch.outputs["dataset"],
         model=student.outputs["model"],
         config=student.outputs["resolved_config"],
         overrides=p["export_overrides"],
