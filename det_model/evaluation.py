@@ -85,6 +85,23 @@ def _prediction_records(batch: Mapping[str, Any], detections, metric) -> list[di
     ]
 
 
+def evaluated_forward(
+    model: paddle.nn.Layer,
+    postprocess: DBPostProcess | DistillationDBPostProcess,
+    metric: DetMetric | DistillationMetric,
+    all_sub_models: bool,
+) -> tuple[Callable[[paddle.Tensor], Any], DBPostProcess | DistillationDBPostProcess]:
+    """(forward, post-processing) of an evaluation. A distillation model scored by a DistillationMetric
+    runs only the sub-model the metric reports (`Metric.key`, e.g. Student: not the ResNet50 teacher and
+    Student2, which PaddleOCR also runs); `Global.eval_all_sub_models` runs and scores all of them."""
+    key = getattr(metric, "key", None)  # DistillationModel: model_names + sub_model(name)
+    if (all_sub_models or key not in getattr(model, "model_names", ())
+            or not isinstance(postprocess, DistillationDBPostProcess)):
+        return model, postprocess
+    sub_model = model.sub_model(key)
+    return (lambda image: {key: sub_model(image)}), DistillationDBPostProcess((key,), postprocess.postprocess)
+
+
 def run_evaluation(
     model: paddle.nn.Layer,
     loader: Iterable[Mapping[str, Any]],
@@ -93,13 +110,16 @@ def run_evaluation(
     *,
     progress: bool = True,
     predictions: list[dict[str, Any]] | None = None,
+    all_sub_models: bool = False,
 ) -> dict[str, float]:
     """Evaluate `model` on batches with `image`, `shape`, `polys`, `ignore_tags` (KeepKeys order-free).
 
     The model runs in eval mode under no_grad and is put back in its previous mode afterwards.
     Returns the metric's dict (precision, recall, hmean, counts, ...) plus `fps`. When `predictions` is a
     list, one {"image", "polygons", "scores"} per image is appended (the metric's key model for distillation).
+    Which sub-models run: `evaluated_forward`.
     """
+    forward, postprocess = evaluated_forward(model, postprocess, metric, all_sub_models)
     was_training = model.training
     model.eval()
     forward_seconds, images = 0.0, 0
@@ -109,7 +129,7 @@ def run_evaluation(
                 image = batch["image"]
                 image = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(np.asarray(image))
                 start = time.perf_counter()
-                maps = _shrink_maps(model(image))
+                maps = _shrink_maps(forward(image))
                 forward_seconds += time.perf_counter() - start
                 images += int(image.shape[0])
                 detections = _update_metric(metric, postprocess, maps, batch)
@@ -128,7 +148,8 @@ def evaluator(cfg: DetConfig) -> Callable[[paddle.nn.Layer, Iterable[Mapping[str
 
     def evaluate(model: paddle.nn.Layer, loader: Iterable[Mapping[str, Any]]) -> dict[str, float]:
         return run_evaluation(
-            model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), progress=False
+            model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), progress=False,
+            all_sub_models=cfg.Global.eval_all_sub_models,
         )
 
     return evaluate
@@ -148,7 +169,8 @@ def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
     loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
     predictions: list[dict[str, Any]] = []
     metrics = run_evaluation(
-        model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), predictions=predictions
+        model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), predictions=predictions,
+        all_sub_models=cfg.Global.eval_all_sub_models,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

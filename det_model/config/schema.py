@@ -59,6 +59,9 @@ class GlobalConfig:
     # serving, calibrated on the first `export_int8_calibration_images` images spread over Train.dataset.
     export_int8: bool = False
     export_int8_calibration_images: int = 32
+    # (ours) Evaluation of a distillation model runs only the sub-model Metric.key names (PaddleOCR runs all
+    # of them, teacher included, and reports the others as <Name>_hmean etc.): true does as PaddleOCR.
+    eval_all_sub_models: bool = False
 
 
 # --------------------------------------------------------------------------------------- Architecture
