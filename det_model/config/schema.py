@@ -62,6 +62,9 @@ class GlobalConfig:
     # (ours) Evaluation of a distillation model runs only the sub-model Metric.key names (PaddleOCR runs all
     # of them, teacher included, and reports the others as <Name>_hmean etc.): true does as PaddleOCR.
     eval_all_sub_models: bool = False
+    # (ours) det-model eval, the evaluation inside training and the pipeline's evaluate task run the evaluated
+    # detector as the inference program (det_model/program_eval.py) instead of the dygraph layers.
+    eval_with_inference_program: bool = True
 
 
 # --------------------------------------------------------------------------------------- Architecture

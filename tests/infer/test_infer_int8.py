@@ -15,13 +15,12 @@ from det_model.modeling.onnx_import import import_onnx
 from det_model.quantize import BOX_AGREEMENT_MIN, box_agreement, calibration_images
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
-SIZE = (192, 256)
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth")
-    generate_synthetic(root, 3, seed=5, size=SIZE)
+    generate_synthetic(root, 3, seed=5)
     return root
 
 
@@ -62,7 +61,7 @@ def int8_export(synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
         f"Global.save_inference_dir={tmp / 'inf'}",
         "Global.export_onnx=false",
         "Global.export_int8=true",
-        "Global.export_int8_calibration_images=2",
+        "Global.export_int8_calibration_images=3",
     )
     return export_model(cfg)
 
