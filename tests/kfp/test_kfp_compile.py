@@ -17,7 +17,7 @@ EXPECTED_EDGES = {
     "extract-params": {"train-dml-teacher"},
     "train-cml-student": {"fetch-hiertext", "extract-params"},
     "evaluate": {"fetch-hiertext", "train-cml-student"},
-    "export": {"train-cml-student"},
+    "export": {"fetch-hiertext", "train-cml-student"},  # the dataset calibrates Global.export_int8
 }
 GPU_TASKS = {"train-dml-teacher", "train-cml-student", "evaluate", "export"}
 KIND = {
@@ -67,6 +67,7 @@ def test_artifacts_flow_between_the_right_outputs(compiled: tuple[dict, dict]) -
     assert source["extract-params"]["teacher"] == ("train-dml-teacher", "model")
     assert source["evaluate"]["config"] == ("train-cml-student", "resolved_config")
     assert source["export"]["model"] == ("train-cml-student", "model")
+    assert source["export"]["dataset"] == ("fetch-hiertext", "dataset")
 
 
 @pytest.mark.parametrize(
