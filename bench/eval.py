@@ -1,7 +1,7 @@
 """eval: `det-model eval` vs `det-model infer` on the same images and settings, and a CML checkpoint's
 evaluation (all three sub-models, as PaddleOCR) vs student-only (the default).
 
-1. Released weights imported into the student; `evaluate_command` (what `det-model eval` runs, with the
+1. Released weights imported into the student; `evaluate_checkpoint` (what `det-model eval` runs, with the
    inference program, det_model/program_eval.py) and `infer_images` (what `det-model infer` runs on the
    exported folder) over the same held-out synthetic images at 512 / max, 2 CPU threads, interleaved; both
    wall times include reading the images, the network and post-processing (eval adds the metric and building
@@ -52,8 +52,8 @@ def student_setup(work: Path, count: int) -> tuple[object, Path, Path]:
 
 
 def eval_vs_infer(work: Path, count: int, repeats: int) -> tuple[list[Figure], list[dict]]:
-    from det_model.evaluation import evaluate_command
-    from det_model.inference import infer_images
+    from det_model.evaluation import evaluate_checkpoint
+    from det_model.inference.detector import infer_images
     from det_model.program_eval import program_forward
 
     cfg, folder, data = student_setup(work, count)
@@ -67,7 +67,7 @@ def eval_vs_infer(work: Path, count: int, repeats: int) -> tuple[list[Figure], l
         return forward
 
     def run_eval() -> None:
-        forward_ips["det-model eval"].append(evaluate_command(cfg, work / "eval_out", timed_build)["fps"])
+        forward_ips["det-model eval"].append(evaluate_checkpoint(cfg, work / "eval_out", timed_build)["fps"])
 
     def run_infer() -> None:
         infer_images(folder, data / "images", work / "infer_out", limit_side_len=512, limit_type="max",
@@ -106,7 +106,7 @@ def _same_boxes(predictions: Path, results: Path) -> str:
 
 
 def cml_eval(work: Path, count: int) -> tuple[list[Figure], list[dict]]:
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
     from det_model.modeling import build_model
     from det_model.program_eval import program_forward
 
@@ -124,7 +124,7 @@ def cml_eval(work: Path, count: int) -> tuple[list[Figure], list[dict]]:
     rows, seconds = [], {}
     for name, (extra, build) in variants.items():
         cfg = _config("ch_PP-OCRv3_det_cml.yml", subset, weights, *extra)
-        (seconds[name],) = interleaved({name: lambda: evaluate_command(cfg, work / "cml_out", build)},
+        (seconds[name],) = interleaved({name: lambda: evaluate_checkpoint(cfg, work / "cml_out", build)},
                                        repeats=1, warmup=0)[name]
         rows.append({"evaluation": name, "s/image": round(seconds[name] / count, 2), "images": count})
     names = list(variants)

@@ -63,7 +63,8 @@ def labelled_set(label_file: Path) -> list[tuple[Path, list[np.ndarray], list[bo
 
 def accuracy_rows(folders: dict[str, Path], sets: dict[str, list]) -> list[dict]:
     """hmean of each model per set, and the int8 boxes scored against the fp32 boxes (agreement)."""
-    from det_model.inference import TextDetector, read_image
+    from det_model.inference.detector import TextDetector
+    from det_model.inference.images import read_image
     from det_model.metrics import DetMetric
 
     rows = []
@@ -92,7 +93,7 @@ def accuracy_rows(folders: dict[str, Path], sets: dict[str, list]) -> list[dict]
 def network_inputs(paths: list[Path]) -> list[np.ndarray]:
     """(1, 3, H, W) float32 per image at 736 / min, as `det-model infer --limit-side-len 736 --limit-type min`."""
     from det_model.data.transforms import DetResizeForTest, NormalizeImage
-    from det_model.inference import read_image
+    from det_model.inference.images import read_image
 
     resize, normalize = DetResizeForTest(limit_side_len=736, limit_type="min"), NormalizeImage()
     samples = [normalize(resize({"image": read_image(p)}, None), None)["image"] for p in paths]
@@ -100,7 +101,8 @@ def network_inputs(paths: list[Path]) -> list[np.ndarray]:
 
 
 def speed(folders: dict[str, Path], inputs: list[np.ndarray], repeats: int, pause_s: float) -> dict[str, list[float]]:
-    from det_model.inference import TextDetector, run_predictor
+    from det_model.inference.detector import TextDetector
+    from det_model.inference.predictor import run_predictor
 
     predictors = {n: TextDetector(f, cpu_threads=THREADS).predictor for n, f in folders.items()}
 

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 
-__all__ = ["build_metric", "evaluate_command", "evaluator", "run_evaluation"]
+__all__ = ["build_metric", "evaluate_checkpoint", "evaluator", "run_evaluation"]
 
 
 def _as_numpy(value: Any) -> Any:
@@ -165,7 +165,9 @@ def evaluator(
     return evaluate
 
 
-def evaluate_command(cfg: DetConfig, out_dir: str | Path, build: ForwardBuilder | None = None) -> dict[str, float]:
+def evaluate_checkpoint(
+    cfg: DetConfig, out_dir: str | Path, build: ForwardBuilder | None = None
+) -> dict[str, float]:
     """`det-model eval`: build, load weights, evaluate `cfg.Eval`; returns the metrics, also written to
     out_dir/metrics.json (with the weights, config and device used)."""
     from det_model.data.dataset import build_dataloader

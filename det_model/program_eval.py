@@ -23,7 +23,7 @@ from paddle import nn
 
 from det_model.config.schema import DetConfig
 from det_model.export import ProbabilityMap, save_inference_program
-from det_model.inference import create_predictor, run_predictor
+from det_model.inference.predictor import create_predictor, run_predictor
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ runs with oneDNN's int8 kernels. Chosen over onnxruntime's static quantization o
 (docs/benchmarks.md, section int8): at equal accuracy onnxruntime's int8 model was no faster than the fp32
 `paddle.inference` program on this CPU, Paddle's int8 program about 2x faster.
 
-oneDNN runs in int8 only the operators of `det_model.inference.ONEDNN_INT8_OPS`: with its default list (which adds
+oneDNN runs in int8 only the operators of `det_model.inference.predictor.ONEDNN_INT8_OPS`: with its default list (which adds
 `elementwise_mul`) the RSE-FPN's and SE blocks' channel-broadcast multiplies come out wrong (hmean 0.15 instead
 of 0.89 on synthetic images), so they stay in float.
 """
@@ -26,10 +26,9 @@ import yaml
 from det_model.config.schema import DetConfig
 from det_model.data.label_file import read_label_file
 from det_model.data.transforms import DetResizeForTest
-from det_model.inference import (
-    MODEL_PREFIX, ONEDNN_INT8_OPS, PRECISION_KEY, ImageError, TextDetector, model_files, normalize_from_yml,
-    read_image, read_inference_yml,
-)
+from det_model.inference.detector import TextDetector, normalize_from_yml, read_inference_yml
+from det_model.inference.images import ImageError, read_image
+from det_model.inference.predictor import MODEL_PREFIX, PRECISION_KEY, model_files
 from det_model.metrics import DetMetric
 
 logger = logging.getLogger(__name__)

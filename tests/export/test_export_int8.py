@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from infer_fixtures import RELEASED_ONNX, config, random_weights
+from support.infer_fixtures import RELEASED_ONNX, config, random_weights
 
 from det_model.data.sources.synth import generate_synthetic
 from det_model.export import export_model
-from det_model.inference import TextDetector, read_image
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import read_image
 from det_model.modeling.onnx_import import import_onnx
 from det_model.quantize import BOX_AGREEMENT_MIN, box_agreement, calibration_images
 

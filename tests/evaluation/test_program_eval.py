@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import paddle
-from infer_fixtures import config, random_weights
+from support.infer_fixtures import config, random_weights
 
 from det_model.export import export_model
-from det_model.inference import TextDetector, run_predictor
+from det_model.inference.detector import TextDetector
+from det_model.inference.predictor import run_predictor
 from det_model.modeling import build_model, load_weights
 from det_model.program_eval import forward_builder, program_forward
 

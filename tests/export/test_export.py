@@ -8,10 +8,10 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-from infer_fixtures import config, random_weights
+from support.infer_fixtures import config, random_weights
 
 from det_model.export import export_model
-from det_model.inference import create_predictor, run_predictor
+from det_model.inference.predictor import create_predictor, run_predictor
 from det_model.modeling import build_model, load_weights
 from det_model.modeling.backbones.mobilenet_v3 import ResidualUnit
 
