@@ -139,7 +139,7 @@ def run(options: BenchOptions) -> dict:
     ]
     for row, set_name in zip(rows, SETS):
         difference = abs(row["int8 hmean"] - row["fp32 hmean"])
-        figures.append(Figure(f"hmean |int8 - fp32|, {set_name}", row["int8 hmean"], row["fp32 hmean"], "hmean",
+        figures.append(Figure(f"hmean difference (int8 - fp32, absolute), {set_name}", row["int8 hmean"], row["fp32 hmean"], "hmean",
                               "<= 0.01", ratio=round(difference, 4), note="the ratio column is the difference"))
     notes = [
         f"Calibration: {CALIBRATION[0]} synthetic training images (seed {CALIBRATION[1]}), 960/max, Paddle PTQ "
