@@ -27,6 +27,7 @@ SECTIONS = {
     "data_pipeline": "bench.data_pipeline",
     "train_step": "bench.train_step",
     "pipeline_run": "bench.pipeline_run",
+    "serving": "bench.serving",
 }
 
 

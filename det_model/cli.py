@@ -1,4 +1,4 @@
-"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params and data.
+"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params, data and serve.
 
 Config commands take PaddleOCR's flags: `-c config.yml -o Section.key=value ...`. Unlike PaddleOCR, several
 `-o` flags accumulate (PaddleOCR keeps only the last one).
@@ -191,8 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(func=cmd_extract_params)
 
     from det_model.cli_data import add_data_parser
+    from det_model.cli_serve import add_serve_parser
 
     add_data_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`python -m pipelines`: compile, run-local, upload, run, compare."""
+"""`python -m pipelines`: compile, run-local, upload, run, compare, fetch-released."""
 
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
     compile_options(p)
 
+    p = sub.add_parser("fetch-released", help="the released PP-OCRv3 detector (ONNX) from the package index")
+    p.add_argument("--out", type=Path, default=None, help="where to write it (default .cache/released/...)")
+
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--host", help="KFP host, for remote run ids")
@@ -114,14 +117,19 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"run folder:     {run.run_dir}")
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
+    if "start_hmean" in run.metrics:
+        start, trained, images = run.metrics["start_hmean"], run.metrics["hmean"], int(run.metrics["images"])
+        print(f"hmean:          {start:.4f} (starting weights) -> {trained:.4f} (trained)"
+              f", on {images} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
-    print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
+    print(f"exported model: {run.serving}  (det-model infer --model-dir {run.serving} --image ...)")
 
 
 def cmd_remote(args: argparse.Namespace) -> None:
     from pipelines import remote
     from pipelines.params import defaults, parse_sets
     from pipelines.pipeline import build_pipeline
+    from pipelines.recipes import check_recipe_argument
 
     client = remote.make_client(args.host, args.namespace)
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,6 +142,7 @@ def cmd_remote(args: argparse.Namespace) -> None:
             return
         pipeline = build_pipeline(data_version=args.data_version)
         arguments = {**defaults(pipeline), **parse_sets(pipeline, args.sets)}
+        check_recipe_argument(arguments)
         run_id = remote.submit(
             client,
             package,
@@ -168,6 +177,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"table: {args.out / 'comparison.md'}\nplot:  {plot}")
 
 
+def cmd_fetch_released(args: argparse.Namespace) -> None:
+    from pipelines.released import DEFAULT_PATH, ReleasedModelError, fetch_released
+
+    try:
+        print(f"released model: {fetch_released(args.out or DEFAULT_PATH)}")
+    except ReleasedModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -179,9 +197,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cmd_remote(args)
         elif args.command == "compare":
             cmd_compare(args)
+        elif args.command == "fetch-released":
+            cmd_fetch_released(args)
         else:
             raise ValueError(
-                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare"
+                f"unknown command {args.command!r}; "
+                "known: compile, run-local, upload, run, compare, fetch-released"
             )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
