@@ -33,11 +33,12 @@ def evaluate(
     from components.report import write_report
     from det_model.config import read_config
     from det_model.evaluation import evaluate_checkpoint
+    from det_model.program_eval import forward_builder
 
     recipe = read_config(config.path)
     cfg = recipe.with_overrides(inference_overrides(recipe.config, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
-    result = evaluate_checkpoint(cfg, work)
+    result = evaluate_checkpoint(cfg, work, forward_builder(cfg))
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
     start = evaluate_start_weights(baseline_uri, cfg, work / "start") if baseline_uri else None
     scalars.update({f"start_{k}": v for k, v in (start or {}).items()})

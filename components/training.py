@@ -70,9 +70,10 @@ def run_training(s: TrainSettings, save_dir: Path, resolved_config: Path) -> dic
         subprocess.run(cmd, check=True)
         return summarise_metrics_log(save_dir / METRICS_LOG)
     from det_model.evaluation import evaluator
+    from det_model.program_eval import forward_builder
     from det_model.training import train
 
-    result = train(cfg, evaluate=evaluator(cfg))
+    result = train(cfg, evaluate=evaluator(cfg, forward_builder(cfg)))
     return summarise(result.best_metrics, result.epochs, result.global_step)
 
 

@@ -43,10 +43,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _relaunch_distributed(args)
     from det_model.evaluation import evaluator
+    from det_model.program_eval import forward_builder
     from det_model.training import train
 
     cfg = _load(args)
-    result = train(cfg, evaluate=evaluator(cfg))
+    result = train(cfg, evaluate=evaluator(cfg, forward_builder(cfg)))
     print(
         f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
         f"best: {result.best_metrics or 'no evaluation ran'}"
@@ -78,10 +79,11 @@ def _relaunch_distributed(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from det_model.evaluation import evaluate_checkpoint
+    from det_model.program_eval import forward_builder
 
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else Path(cfg.Global.save_model_dir)
-    metrics = evaluate_checkpoint(cfg, out_dir)
+    metrics = evaluate_checkpoint(cfg, out_dir, forward_builder(cfg))
     print(", ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
     return 0
 

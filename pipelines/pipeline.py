@@ -264,6 +264,7 @@ def _wire(p: dict, c: CompileChoices, placement: Placement) -> PipelineOutputs:
         )
         c.setup(published, "publish", secret=True).set_caching_options(enable_caching=False)
     shipped = export(
+        dataset=fetch.outputs["dataset"],
         model=trained.model,
         config=trained.config,
         overrides=p["export_overrides"],
