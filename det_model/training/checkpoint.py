@@ -1,7 +1,9 @@
 """PaddleOCR's checkpoint layout: `<dir>/<prefix>.{pdparams,pdopt,states}`, written atomically.
 
-`.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it.
-Unlike PaddleOCR, resuming restores `global_step` too, so the eval schedule does not shift after a resume.
+`.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it,
+plus (ours) "epoch_step", "elapsed_s", "log_sizes" and "loss_window". Unlike PaddleOCR, resuming restores `global_step` and the
+position inside the epoch too, so a resumed run trains exactly the steps an uninterrupted run would (a
+`best_accuracy` written mid-epoch resumes mid-epoch) and rewinds metrics.jsonl / train.log to the checkpoint.
 """
 
 from __future__ import annotations
@@ -24,9 +26,36 @@ SUFFIXES = (".pdparams", ".pdopt", ".states")
 
 @dataclass
 class TrainState:
-    epoch: int = 0
+    epoch: int = 0  # completed epochs
     global_step: int = 0
     best_model_dict: dict[str, Any] = field(default_factory=dict)
+    epoch_step: int = 0  # batches of epoch `epoch + 1` already trained (a checkpoint written mid-epoch)
+    elapsed_s: float = 0.0  # training time before this process, so metrics.jsonl's clock continues
+    log_sizes: dict[str, int] = field(default_factory=dict)  # metrics.jsonl / train.log bytes at the save
+    loss_window: dict[str, list[float]] = field(default_factory=dict)  # the smoothed losses' recent values
+
+    def to_states(self) -> dict[str, Any]:
+        return {
+            "best_model_dict": dict(self.best_model_dict),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "epoch_step": self.epoch_step,
+            "elapsed_s": self.elapsed_s,
+            "log_sizes": dict(self.log_sizes),
+            "loss_window": {k: list(v) for k, v in self.loss_window.items()},
+        }
+
+    @classmethod
+    def from_states(cls, states: dict[str, Any]) -> "TrainState":
+        return cls(
+            epoch=int(states.get("epoch", 0)),
+            global_step=int(states.get("global_step", 0)),
+            best_model_dict=dict(states.get("best_model_dict", {})),
+            epoch_step=int(states.get("epoch_step", 0)),
+            elapsed_s=float(states.get("elapsed_s", 0.0)),
+            log_sizes={str(k): int(v) for k, v in dict(states.get("log_sizes", {})).items()},
+            loss_window={str(k): [float(x) for x in v] for k, v in dict(states.get("loss_window", {})).items()},
+        )
 
 
 def _atomic_write(path: Path, write) -> Path:
@@ -80,11 +109,7 @@ def save_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / prefix
     optimizer_state = _rename_state(optimizer.state_dict(), _structured_names(model))
-    states = {
-        "best_model_dict": dict(state.best_model_dict),
-        "epoch": state.epoch,
-        "global_step": state.global_step,
-    }
+    states = state.to_states()
     temporaries = [
         (
             _atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))),
@@ -138,12 +163,9 @@ def load_checkpoint(
         optimizer.set_state_dict(_rename_state(paddle.load(f"{base}.pdopt"), structured_to_current))
     with open(f"{base}.states", "rb") as handle:
         states = pickle.load(handle)
-    state = TrainState(
-        epoch=int(states.get("epoch", 0)),
-        global_step=int(states.get("global_step", 0)),
-        best_model_dict=dict(states.get("best_model_dict", {})),
-    )
-    logger.info("resumed from %s: epoch %d, global step %d", base, state.epoch, state.global_step)
+    state = TrainState.from_states(states)
+    logger.info("resumed from %s: epoch %d (+%d batches), global step %d", base, state.epoch, state.epoch_step,
+                state.global_step)
     return state
 
 
