@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from det_model.data.inspect_labels import inspect_label_file
@@ -31,6 +32,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     print("\n".join(report.lines()))
     if args.draw:
         print(f"overlays written to {args.draw} (green: text, red: ###, yellow: degenerate)")
+    if not report.clean:  # exit 1 so that scripts and CI can gate on a clean label file
+        problems = report.bad_lines.skipped_samples + sum(report.problems.counts.values())
+        print(f"det-model data inspect: error: {args.label_file}: {problems} problem(s) found (listed above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -57,3 +57,49 @@ def eval_overrides(data: Path) -> list[str]:
 def eval_args(data: Path, weights: Path, out: Path, *extra: str) -> list[str]:
     return ["eval", "-c", "ch_PP-OCRv3_det_student.yml", "-o", "Global.use_gpu=false",
             f"Global.pretrained_model={weights}", *eval_overrides(data), *extra, "--out", str(out)]
+
+
+def write_jpeg(path: Path, seed: int = 0) -> bytes:
+    image, _ = text_image(seed)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encoded.tobytes())
+    return encoded.tobytes()
+
+
+def inspect_input(root: Path, defect: str) -> list[str]:
+    """`data inspect` of a label file with one good image and one image with `defect`: truncated, text,
+    missing or far_box."""
+    write_jpeg(root / "good.jpg")
+    box = [[4, 4], [40, 4], [40, 16], [4, 16]]
+    if defect == "truncated":
+        data = write_jpeg(root / "bad.jpg", seed=1)
+        (root / "bad.jpg").write_bytes(data[: len(data) // 2])
+    elif defect == "text":
+        (root / "bad.jpg").write_text("hello, I am a text file\n")
+    elif defect == "far_box":
+        write_jpeg(root / "bad.jpg", seed=1)
+        box = [[5000, 4000], [5040, 4000], [5040, 4012], [5000, 4012]]
+    elif defect != "missing":
+        raise ValueError(defect)
+    entry = lambda points: json.dumps([{"transcription": "t", "points": points}])  # noqa: E731
+    (root / "label.txt").write_text(f"good.jpg\t{entry([[4, 4], [40, 4], [40, 16], [4, 16]])}\n"
+                                    f"bad.jpg\t{entry(box)}\n")
+    return ["data", "inspect", str(root / "label.txt"), "--data-dir", str(root)]
+
+
+def icdar_input(root: Path, defect: str) -> list[str]:
+    """`data convert --format icdar2015` with two gt files; `defect`: missing_image or bad_line (img_1)."""
+    (root / "gt").mkdir(parents=True)
+    write_jpeg(root / "images" / "img_1.jpg")
+    lines = ["1,1,30,1,30,12,1,12,good"]
+    if defect == "bad_line":
+        lines.append("1,1,thirty,1,30,12,1,12,bad")
+        write_jpeg(root / "images" / "img_2.jpg")
+    elif defect != "missing_image":
+        raise ValueError(defect)
+    (root / "gt" / "gt_img_1.txt").write_text("\n".join(lines) + "\n")
+    (root / "gt" / "gt_img_2.txt").write_text("2,2,20,2,20,9,2,9,other\n")
+    return ["data", "convert", "--format", "icdar2015", "--gt", str(root / "gt"), "--image-dir",
+            str(root / "images"), "--out", str(root / "label.txt")]

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from bad_input_fixtures import eval_args, train_args, write_dataset
+from bad_input_fixtures import eval_args, icdar_input, inspect_input, train_args, write_dataset
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,14 @@ class Case:
     row: str  # the row of issue 16
     build: Callable[[Path, Path], list[str]]  # (tmp_path, student weights) -> argv
     code: int
-    message: str  # regex that must appear on stderr
+    message: str  # regex that must appear in the output (stderr, then stdout)
     program: str = "det-model"
     absent: tuple[str, ...] = ()  # files (relative to tmp_path) that must not have been written
+    check: Optional[Callable[[Path], bool]] = None  # what must hold afterwards (for counted skips)
+
+
+def _label_lines(path: Path) -> list[str]:
+    return [line.split("\t")[0] for line in path.read_text().splitlines()]
 
 
 def _all_corrupt(tmp: Path) -> Path:
@@ -48,6 +53,27 @@ CASES = {
     "6-compare-not-a-run-folder": Case(
         "6", _compare_not_a_run, 2, r"holiday_photos: not a run folder.*run_config\.json", program="pipelines",
         absent=("cmp/comparison.md",)),
+    "7-inspect-truncated-jpeg": Case(
+        "7", lambda tmp, _: inspect_input(tmp, "truncated"), 1,
+        r"truncated_image: 1 \(e\.g\. .*label\.txt:2: .*bad\.jpg: truncated JPEG"),
+    "7-inspect-text-file-named-jpg": Case(
+        "7", lambda tmp, _: inspect_input(tmp, "text"), 1,
+        r"corrupt_image: 1 \(e\.g\. .*label\.txt:2: .*bad\.jpg: not a decodable image"),
+    "7-inspect-missing-image-is-named": Case(
+        "7", lambda tmp, _: inspect_input(tmp, "missing"), 1,
+        r"missing_image: 1 \(e\.g\. .*label\.txt:2: .*bad\.jpg: No such file"),
+    "7-inspect-box-far-outside": Case(
+        "7", lambda tmp, _: inspect_input(tmp, "far_box"), 1,
+        r"box_outside_image: 1 \(e\.g\. .*label\.txt:2: box 0 lies outside the 64x64 image"),
+    "7-convert-missing-image-not-written": Case(
+        "7", lambda tmp, _: icdar_input(tmp, "missing_image"), 0,
+        r"missing images 1 \(not written\)[\s\S]*missing_image: 1 \(e\.g\. .*gt_img_2\.txt: image "
+        r"images/img_2\.jpg not found",
+        check=lambda tmp: _label_lines(tmp / "label.txt") == ["images/img_1.jpg"]),
+    "7-convert-malformed-gt-line-skipped": Case(
+        "7", lambda tmp, _: icdar_input(tmp, "bad_line"), 0,
+        r"malformed_ground_truth: 1 \(e\.g\. .*gt_img_1\.txt:2: non-numeric coordinate",
+        check=lambda tmp: _label_lines(tmp / "label.txt") == ["images/img_1.jpg", "images/img_2.jpg"]),
 }
 
 
@@ -66,11 +92,16 @@ def test_bad_input_gives_a_clear_error(name: str, tmp_path: Path, student_weight
     case = CASES[name]
     code = run_program(case.program, case.build(tmp_path, student_weights))
     captured = capsys.readouterr()
-    assert code == case.code, captured.err[-3000:]
-    assert re.search(case.message, captured.err), captured.err[-3000:]
-    assert "Traceback" not in captured.err + captured.out
+    output = captured.err + captured.out
+    assert code == case.code, output[-3000:]
+    assert re.search(case.message, output), output[-3000:]
+    assert "Traceback" not in output
+    if case.code != 0:
+        assert re.search(r"(^|\n)[\w :-]*error: ", captured.err), "one `error:` line on stderr"
     for rel in case.absent:
         assert not (tmp_path / rel).exists(), f"{rel} must not be written"
+    if case.check is not None:
+        assert case.check(tmp_path)
 
 
 def find_record(path: Path, kind: str) -> Optional[dict]:
