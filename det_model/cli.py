@@ -17,6 +17,17 @@ from typing import Callable, Sequence
 logger = logging.getLogger("det_model")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse then names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", required=True, help="config YAML (a path or a bundled recipe name)")
     parser.add_argument(
@@ -134,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(train)
     train.add_argument(
         "--nproc",
-        type=int,
+        type=positive_int,
         default=1,
         help="data-parallel processes (re-runs under paddle.distributed.launch)",
     )
@@ -156,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--model-dir", required=True, help="an inference folder, e.g. inference/Student")
     infer.add_argument("--image", required=True, help="an image or a folder of images")
     infer.add_argument("--out", default="./infer_output", help="results.jsonl and drawn images go here")
-    infer.add_argument("--limit-side-len", type=int, default=960)
+    infer.add_argument("--limit-side-len", type=positive_int, default=960)
     infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max")
-    infer.add_argument("--cpu-threads", type=int, default=2)
+    infer.add_argument("--cpu-threads", type=positive_int, default=2)
     infer.add_argument(
         "--no-mkldnn",
         dest="enable_mkldnn",

@@ -60,13 +60,24 @@ def params_path_candidates(path: str | Path) -> list[Path]:
     return [path.with_name(path.name + PARAMS_SUFFIX), path]
 
 
+def read_paddle_file(path: str | Path, what: str = "a paddle.save file (.pdparams/.pdopt)") -> object:
+    """`paddle.load`, with any parse failure of a damaged or foreign file turned into one ValueError that
+    names the file (paddle's own messages, e.g. `invalid literal for int()`, do not)."""
+    try:
+        return paddle.load(str(path))
+    except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError,
+            RuntimeError) as exc:  # what unpickling garbage raises
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not {what}, or a damaged one ({detail}); re-create or re-download it") from None
+
+
 def load_params_file(path: str | Path) -> dict[str, np.ndarray]:
     """Read a `.pdparams` file (`paddle.save` of a state dict) as {key: numpy array}."""
     candidates = params_path_candidates(path)
     found = next((candidate for candidate in candidates if candidate.is_file()), None)
     if found is None:
         raise FileNotFoundError(f"parameter file not found; tried {', '.join(str(c) for c in candidates)}")
-    raw = paddle.load(str(found))
+    raw = read_paddle_file(found, "a parameter file (paddle.save of a state dict)")
     if not isinstance(raw, dict):
         raise ValueError(
             f"{found}: expected a state dict (mapping of names to arrays), got {type(raw).__name__}"

@@ -17,7 +17,7 @@ from typing import Any
 
 import paddle
 
-from det_model.modeling.weights import apply_params, load_params_file, load_weights
+from det_model.modeling.weights import apply_params, load_params_file, load_weights, read_paddle_file
 
 logger = logging.getLogger(__name__)
 
@@ -160,13 +160,24 @@ def load_checkpoint(
     load_checkpoint_params(base, model)
     if optimizer is not None:
         structured_to_current = {v: k for k, v in _structured_names(model).items()}
-        optimizer.set_state_dict(_rename_state(paddle.load(f"{base}.pdopt"), structured_to_current))
-    with open(f"{base}.states", "rb") as handle:
-        states = pickle.load(handle)
+        optimizer_state = read_paddle_file(f"{base}.pdopt", "an optimizer state file")
+        optimizer.set_state_dict(_rename_state(optimizer_state, structured_to_current))
+    states = _read_states(Path(f"{base}.states"))
     state = TrainState.from_states(states)
     logger.info("resumed from %s: epoch %d (+%d batches), global step %d", base, state.epoch, state.epoch_step,
                 state.global_step)
     return state
+
+
+def _read_states(path: Path) -> dict[str, Any]:
+    try:
+        states = pickle.loads(path.read_bytes())
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+            KeyError) as exc:
+        raise ValueError(f"{path}: not a checkpoint .states file, or a damaged one ({exc})") from None
+    if not isinstance(states, dict):
+        raise ValueError(f"{path}: expected a dict of training states, got {type(states).__name__}")
+    return states
 
 
 def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> None:

@@ -45,6 +45,6 @@ def crop_hint(transforms: Any) -> str:
     for index, op in enumerate(transforms):
         size = getattr(op, "size", None)
         if type(op).__name__ == "EastRandomCropDataConfig" and size is not None:
-            return (f"Raise the crop, e.g. -o Train.dataset.transforms.{index}.EastRandomCropData.size="
+            return (f"Raise the crop, e.g. -o Train.dataset.transforms.EastRandomCropData.size="
                     f"[{2 * size[0]},{2 * size[1]}] (now {list(size)}), or check the labels with det-model data inspect.")
     return "Check the labels with det-model data inspect."
