@@ -21,13 +21,15 @@ def text_image(seed: int) -> tuple[np.ndarray, list[dict]]:
     return image, [box]
 
 
-def write_dataset(root: Path, count: int = 4, corrupt: tuple[int, ...] = ()) -> Path:
-    """`count` images under root/images with a label file; images listed in `corrupt` are text, not PNG."""
+def write_dataset(root: Path, count: int = 4, corrupt: tuple[int, ...] = (), text: str = "text") -> Path:
+    """`count` images under root/images with a label file; images listed in `corrupt` are text, not PNG;
+    text="###" marks every box ignored (no scored text region)."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     lines = []
     for index in range(count):
         name = f"images/img_{index}.png"
         image, boxes = text_image(index)
+        boxes = [{**box, "transcription": text} for box in boxes]
         if index in corrupt:
             (root / name).write_text("this is not an image\n")
         else:

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from det_model.training.target_watch import PATIENCE
 from bad_input_fixtures import eval_args, icdar_input, inspect_input, train_args, write_dataset
 
 
@@ -42,6 +43,13 @@ def _override(command: str, recipe: str, *overrides: str) -> Callable[[Path, Pat
 def _garbage(tmp: Path, name: str, content: bytes) -> Path:
     (tmp / name).write_bytes(content)
     return tmp / name
+
+
+def _no_text_in_crops(tmp: Path, _: Path) -> list[str]:
+    """Every box is ###: like a crop too small for the text, no batch has a scored text pixel."""
+    write_dataset(tmp / "data", count=PATIENCE, text="###")
+    return train_args(tmp / "data", tmp / "out", "Train.loader.batch_size_per_card=1",
+                      "Global.eval_batch_step=[0, 0]")
 
 
 def _compare_not_a_run(tmp: Path, _: Path) -> list[str]:
@@ -120,6 +128,10 @@ CASES = {
     "12-random-bytes-pdparams": Case(
         "12", lambda tmp, w: eval_args(tmp, _garbage(tmp, "r.pdparams", bytes(range(256)) * 3), tmp / "eval"), 2,
         r"r\.pdparams: not a parameter file"),
+    "18-crops-without-text-warn": Case(
+        "18", _no_text_in_crops, 0,
+        r"WARNING.*the last 20 batches \(up to global step 20\) had no scored text pixel.*loss_shrink_maps is 0"
+        r".*-o Train\.dataset\.transforms\.EastRandomCropData\.size=\[128,128\] \(now \[64, 64\]\)"),
     "12-empty-pdparams": Case(
         "12", lambda tmp, w: eval_args(tmp, _garbage(tmp, "e.pdparams", b""), tmp / "eval"), 2,
         r"e\.pdparams: not a parameter file"),
@@ -137,14 +149,14 @@ def run_program(program: str, argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input_gives_a_clear_error(name: str, tmp_path: Path, student_weights: Path, capsys) -> None:
+def test_bad_input_gives_a_clear_error(name: str, tmp_path: Path, student_weights: Path, capsys, caplog) -> None:
     case = CASES[name]
     try:
         code = run_program(case.program, case.build(tmp_path, student_weights))
     except SystemExit as exc:  # argparse rejects a flag value
         code = exc.code
     captured = capsys.readouterr()
-    output = captured.err + captured.out
+    output = captured.err + captured.out + caplog.text  # logged warnings reach caplog in-process
     assert code == case.code, output[-3000:]
     assert re.search(case.message, output), output[-3000:]
     assert "Traceback" not in output
