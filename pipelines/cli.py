@@ -178,4 +178,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # an unreachable KFP host is one line; anything else is a bug: re-raised
+        from pipelines.remote import connection_problem
+
+        host = getattr(args, "host", None)
+        problem = connection_problem(exc, host) if host else None
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     return 0

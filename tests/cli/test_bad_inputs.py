@@ -91,6 +91,13 @@ CASES = {
         "7", lambda tmp, _: icdar_input(tmp, "bad_line"), 0,
         r"malformed_ground_truth: 1 \(e\.g\. .*gt_img_1\.txt:2: non-numeric coordinate",
         check=lambda tmp: _label_lines(tmp / "label.txt") == ["images/img_1.jpg", "images/img_2.jpg"]),
+    "9-upload-no-server": Case(
+        "9", lambda tmp, _: ["upload", "--host", "http://127.0.0.1:9"], 1,
+        r"^error: cannot reach the KFP API at http://127\.0\.0\.1:9 \(.*Connection refused.*check --host",
+        program="pipelines"),
+    "9-run-no-server": Case(
+        "9", lambda tmp, _: ["run", "--host", "http://127.0.0.1:9"], 1,
+        r"error: cannot reach the KFP API at http://127\.0\.0\.1:9", program="pipelines"),
     "10-epoch-num-0": Case(
         "10", _override("train", "student", "Global.epoch_num=0"), 2,
         r"-o Global\.epoch_num=0: Global\.epoch_num: must be >= 1, got 0"),
