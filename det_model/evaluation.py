@@ -152,21 +152,14 @@ def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
     Returns what was loaded, for the record. Distillation sub-models may already hold their
     `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
     """
-    from det_model.modeling.weights import load_weights
+    from det_model.modeling.weights import load_weights, require_fit
     from det_model.training.checkpoint import load_checkpoint_params
 
     g = cfg.Global
     if g.checkpoints:
         return str(load_checkpoint_params(g.checkpoints, model))
     if g.pretrained_model:
-        report = load_weights(model, g.pretrained_model)
-        if report.missing:
-            logger.warning(
-                "Global.pretrained_model=%s leaves %d keys at init: %s",
-                g.pretrained_model,
-                len(report.missing),
-                report.summary(),
-            )
+        require_fit(load_weights(model, g.pretrained_model), "Global.pretrained_model")
         return str(g.pretrained_model)
     sub_models = getattr(cfg.Architecture, "Models", {})
     if sub_models and all(sub.pretrained for sub in sub_models.values()):

@@ -17,7 +17,14 @@ from typing import Any
 
 import paddle
 
-from det_model.modeling.weights import apply_params, load_params_file, load_weights, read_paddle_file
+from det_model.modeling.weights import (
+    LoadReport,
+    apply_params,
+    load_params_file,
+    load_weights,
+    read_paddle_file,
+    require_fit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +187,10 @@ def _read_states(path: Path) -> dict[str, Any]:
     return states
 
 
-def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> None:
-    """`Global.pretrained_model`: weights only, prefix-aware; missing/unexpected keys are reported."""
+def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> LoadReport:
+    """`Global.pretrained_model`: weights only, prefix-aware; it must fit the model (`require_fit`: only the
+    DB threshold branch, or neck and head after a backbone-only file, may be missing)."""
     report = load_weights(model, path)
     logger.info("Global.pretrained_model=%s: %s", path, report.summary())
+    require_fit(report, "Global.pretrained_model")
+    return report

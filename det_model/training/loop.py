@@ -22,7 +22,7 @@ import paddle
 from det_model.config import DetConfig, dump_config, schema
 from det_model.data.skips import NoUsableDataError, SkipStats
 from det_model.losses import build_loss
-from det_model.modeling.build import build_model
+from det_model.modeling.build import build_model, frozen_left_at_init
 from det_model.progress import progress
 from det_model.training.amp import AmpContext
 from det_model.training.checkpoint import (
@@ -130,10 +130,16 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ setup
     def _load_weights(self) -> None:
         g = self.cfg.Global
-        if g.checkpoints:
+        if g.checkpoints:  # strict: every key, frozen sub-models included
             self.state = load_checkpoint(g.checkpoints, self.model, self.optimizer)
-        elif g.pretrained_model:
-            load_pretrained(g.pretrained_model, self.model)
+            return
+        loaded = set(load_pretrained(g.pretrained_model, self.model).loaded) if g.pretrained_model else set()
+        for name in frozen_left_at_init(self.cfg.Architecture, loaded):
+            raise ValueError(
+                f"Architecture.Models.{name}.freeze_params is true but no weights are loaded into {name} "
+                f"(Architecture.Models.{name}.pretrained is empty): distilling from a random frozen model "
+                f"teaches nothing; set -o Architecture.Models.{name}.pretrained=<file>.pdparams (e.g. from "
+                f"det-model extract-params --prefix {name} of the DML run's best_accuracy)")
 
     def _resumes_here(self) -> bool:
         """Resuming from a checkpoint of this save_model_dir: its logs continue (and are rewound to it)."""

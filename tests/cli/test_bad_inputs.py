@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import pytest
 
 from det_model.training.target_watch import PATIENCE
-from bad_input_fixtures import eval_args, icdar_input, inspect_input, train_args, write_dataset
+from bad_input_fixtures import eval_args, icdar_input, inspect_input, train_args, without_keys, write_dataset
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class Case:
 
 def _label_lines(path: Path) -> list[str]:
     return [line.split("\t")[0] for line in path.read_text().splitlines()]
+
+
+def _data(tmp: Path) -> Path:
+    write_dataset(tmp / "data", count=4)
+    return tmp / "data"
 
 
 def _all_corrupt(tmp: Path) -> Path:
@@ -59,6 +64,26 @@ def _compare_not_a_run(tmp: Path, _: Path) -> list[str]:
 
 
 CASES = {
+    "1-cml-frozen-teacher-without-weights": Case(
+        "1", lambda tmp, _: train_args(_data(tmp), tmp / "out", recipe="cml"), 2,
+        r"Architecture\.Models\.Teacher\.freeze_params is true but no weights are loaded into Teacher.*"
+        r"-o Architecture\.Models\.Teacher\.pretrained=", absent=("out/latest.pdparams",)),
+    "1-cml-teacher-given-student-weights": Case(
+        "1", lambda tmp, w: train_args(_data(tmp), tmp / "out", f"Architecture.Models.Teacher.pretrained={w}",
+                                       recipe="cml"), 2,
+        r"(Architecture\.Models\.Teacher\.pretrained=.*student\.pdparams does not fit the model: loaded \d+ of "
+        r"\d+ model keys; missing \d+ \(first: |student\.pdparams: none of its \d+ keys match the model)",
+        absent=("out/latest.pdparams",)),
+    "2-train-pretrained-does-not-fit": Case(
+        "2", lambda tmp, w: train_args(_data(tmp), tmp / "out", "Global.pretrained_model="
+                                       f"{without_keys(w, tmp / 'no_neck.pdparams', 'neck.')}"), 2,
+        r"Global\.pretrained_model=.*no_neck\.pdparams does not fit the model: loaded \d+ of \d+ model keys; "
+        r"missing \d+ \(first: neck\..*only the DB head's threshold branch", absent=("out/latest.pdparams",)),
+    "2-eval-pretrained-does-not-fit": Case(
+        "2", lambda tmp, w: eval_args(_data(tmp), without_keys(w, tmp / "no_head.pdparams", "head.binarize."),
+                                      tmp / "eval"), 2,
+        r"no_head\.pdparams does not fit the model: .*missing \d+ \(first: head\.binarize\.",
+        absent=("eval/metrics.json",)),
     "3-train-no-usable-sample": Case(
         "3", lambda tmp, _: train_args(_all_corrupt(tmp), tmp / "out"), 2,
         r"label\.txt'\]: no usable training sample in epoch 1.*\n.*corrupt_image: 4 \(e\.g\. .*label\.txt:\d",
