@@ -111,13 +111,30 @@ def save_checkpoint(
     optimizer: paddle.optimizer.Optimizer,
     state: TrainState,
 ) -> Path:
-    """Write the three files to temporaries first, then rename them into place (a crash leaves the old set)."""
+    """Write the three files to temporaries first, then rename them into place (a crash leaves the old set).
+    When writing fails (disk full, read-only folder) the temporaries are removed and an OSError names the
+    checkpoint and what to do; the previous checkpoint of that prefix is untouched."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     base = directory / prefix
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        temporaries = _write_temporaries(base, model, optimizer, state)
+    except OSError as exc:
+        for leftover in directory.glob(f".{prefix}.*.tmp") if directory.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write checkpoint {base}.* ({exc.strerror or exc}); the previous "
+                      f"{prefix} is kept and partial files were removed: free space there or set "
+                      "Global.save_model_dir to another folder", str(directory)) from None
+    for tmp, suffix in temporaries:
+        os.replace(tmp, Path(f"{base}{suffix}"))
+    return base
+
+
+def _write_temporaries(base: Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer,
+                       state: TrainState) -> list[tuple[Path, str]]:
     optimizer_state = _rename_state(optimizer.state_dict(), _structured_names(model))
     states = state.to_states()
-    temporaries = [
+    return [
         (
             _atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))),
             ".pdparams",
@@ -130,9 +147,6 @@ def save_checkpoint(
             ".states",
         ),
     ]
-    for tmp, suffix in temporaries:
-        os.replace(tmp, Path(f"{base}{suffix}"))
-    return base
 
 
 def checkpoint_prefix(path: str | Path) -> Path:
@@ -145,9 +159,18 @@ def checkpoint_prefix(path: str | Path) -> Path:
     return path
 
 
+def _resolve(path: str | Path) -> Path:
+    """checkpoint_prefix, saying which checkpoint a folder stands for (it is easy to mean best_accuracy)."""
+    base = checkpoint_prefix(path)
+    if Path(path).is_dir():
+        logger.warning("Global.checkpoints=%s is a folder: loading %s (give %s for the best one)", path, base,
+                       base.with_name("best_accuracy"))
+    return base
+
+
 def load_checkpoint_params(path: str | Path, model: paddle.nn.Layer) -> Path:
     """The weights of a checkpoint, strictly: every model key must be in the file with its shape."""
-    source = Path(f"{checkpoint_prefix(path)}.pdparams")
+    source = Path(f"{_resolve(path)}.pdparams")
     report = apply_params(model, load_params_file(source), source=str(source))
     if report.missing or report.shape_mismatched:
         raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
@@ -158,7 +181,7 @@ def load_checkpoint(
     path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None
 ) -> TrainState:
     """Resume (`Global.checkpoints`): weights, optimizer + lr schedule, epoch, global step and best metrics."""
-    base = checkpoint_prefix(path)
+    base = _resolve(path)
     missing = [f"{base}{s}" for s in SUFFIXES if not Path(f"{base}{s}").exists()]
     if missing:
         raise FileNotFoundError(
