@@ -32,9 +32,27 @@ def _toleration(text: str) -> dict:
     return {"key": key, "operator": "Equal" if sep else "Exists", "value": value or None, "effect": effect}
 
 
+class _Parser(argparse.ArgumentParser):
+    """`--help` of run-local/run appends the pipeline's parameters; computed only then (it imports kfp)."""
+
+    lists_parameters = ""  # "local" (run-local's defaults) or "remote"
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if not self.lists_parameters:
+            return text
+        from pipelines.local import LOCAL_DEFAULTS
+        from pipelines.params import describe
+        from pipelines.pipeline import ppocrv3_det
+
+        local = LOCAL_DEFAULTS if self.lists_parameters == "local" else {}
+        return f"{text}\n{describe(ppocrv3_det, local)}\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    set_help = "a pipeline parameter (repeatable); the parameters, types and defaults are listed below"
 
     def compile_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--image", default=BASE_IMAGE, help=f"image of every task (default {BASE_IMAGE})")
@@ -53,8 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     compile_options(p)
 
     p = sub.add_parser("run-local", help="run the whole DAG here on CPU (tiny synthetic defaults)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
-    p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
+    p.lists_parameters = "local"
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", help=set_help)
+    p.add_argument("--output-root", type=Path, default=Path("local_outputs"),
+                   help="run folders go here (default local_outputs)")
 
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
     p.add_argument("--host", required=True)
@@ -64,11 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_options(p)
 
     p = sub.add_parser("run", help="start a run on a KFP cluster")
-    p.add_argument("--host", required=True)
-    p.add_argument("--namespace")
-    p.add_argument("--experiment", default="ppocrv3-det")
-    p.add_argument("--run-name")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    p.lists_parameters = "remote"
+    p.add_argument("--host", required=True, help="KFP API, e.g. http://localhost:8080 after a port-forward")
+    p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
+    p.add_argument("--experiment", default="ppocrv3-det", help="experiment name (default ppocrv3-det)")
+    p.add_argument("--run-name", help="display name of the run")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", help=set_help)
     p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
     compile_options(p)
 

@@ -1,0 +1,31 @@
+"""Row 16 of issue 16: every option has a help text, run-local/run --help list the pipeline's parameters,
+det-model --version."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+
+def _subparsers(parser: argparse.ArgumentParser, prefix: str = ""):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{prefix}{name}", sub
+                yield from _subparsers(sub, f"{prefix}{name} ")
+
+
+def test_run_local_help_lists_every_parameter_with_its_local_default(capsys) -> None:
+    from pipelines.cli import main
+    from pipelines.local import LOCAL_DEFAULTS
+    from pipelines.params import parameter_specs
+    from pipelines.pipeline import ppocrv3_det
+
+    with pytest.raises(SystemExit):
+        main(["run-local", "--help"])
+    text = capsys.readouterr().out
+    for name in parameter_specs(ppocrv3_det):
+        assert f"\n  {name} " in text, name
+    assert 'data_uri                 String   default "synthetic://12"' in text
+    assert LOCAL_DEFAULTS["image_size"] == 64 and "image_size               Integer  default 64" in text
