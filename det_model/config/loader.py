@@ -347,6 +347,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> schema.DetCo
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; -c takes a config .yml file or a bundled recipe name") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text (UTF-8) YAML file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
     return parse_config(text, source=str(path), overrides=overrides)
 
 

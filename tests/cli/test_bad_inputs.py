@@ -123,6 +123,8 @@ CASES = {
     "9-run-no-server": Case(
         "9", lambda tmp, _: ["run", "--host", "http://127.0.0.1:9"], 1,
         r"error: cannot reach the KFP API at http://127\.0\.0\.1:9", program="pipelines"),
+    "9-config-is-a-folder": Case(
+        "9", lambda tmp, _: ["train", "-c", str(tmp)], 2, r"train: error: .*: is a folder; -c takes a config \.yml"),
     "10-epoch-num-0": Case(
         "10", _override("train", "student", "Global.epoch_num=0"), 2,
         r"-o Global\.epoch_num=0: Global\.epoch_num: must be >= 1, got 0"),
