@@ -103,7 +103,12 @@ class OnnxGraph:
         import onnx  # only needed here
         from onnx import numpy_helper
 
-        graph = onnx.load(str(path)).graph
+        try:
+            graph = onnx.load(str(path)).graph
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: a file that is not ONNX
+            raise ValueError(f"{path}: not an ONNX model ({type(exc).__name__}: {str(exc)[:120]}); pass an "
+                             ".onnx file such as ch_PP-OCRv3_det_infer.onnx or a det-model export's "
+                             "inference.onnx") from None
         self.nodes = list(graph.node)
         self.constants: dict[str, np.ndarray] = {
             init.name: numpy_helper.to_array(init) for init in graph.initializer

@@ -125,6 +125,9 @@ CASES = {
         r"error: cannot reach the KFP API at http://127\.0\.0\.1:9", program="pipelines"),
     "9-config-is-a-folder": Case(
         "9", lambda tmp, _: ["train", "-c", str(tmp)], 2, r"train: error: .*: is a folder; -c takes a config \.yml"),
+    "9-import-onnx-of-a-non-onnx-file": Case(
+        "9", lambda tmp, _: ["import-onnx", str(_garbage(tmp, "model.onnx", b"hello\n")), str(tmp / "out")], 2,
+        r"import-onnx: error: .*model\.onnx: not an ONNX model \(DecodeError", absent=("out.pdparams",)),
     "10-epoch-num-0": Case(
         "10", _override("train", "student", "Global.epoch_num=0"), 2,
         r"-o Global\.epoch_num=0: Global\.epoch_num: must be >= 1, got 0"),
