@@ -14,18 +14,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from det_model.argtypes import positive_int
+
 logger = logging.getLogger("det_model")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (argparse then names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
