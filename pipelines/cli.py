@@ -199,6 +199,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}; choose another path", file=sys.stderr)
+        return 2
     except Exception as exc:  # an unreachable KFP host is one line; anything else is a bug: re-raised
         from pipelines.remote import connection_problem
 

@@ -12,7 +12,18 @@ from typing import Callable, Optional
 import pytest
 
 from det_model.training.target_watch import PATIENCE
-from bad_input_fixtures import eval_args, icdar_input, inspect_input, train_args, without_keys, write_dataset
+
+READ_ONLY = "/sys"  # not writable even by root (tests run as root, so chmod cannot make a read-only folder)
+RELEASED_ONNX = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "ch_PP-OCRv3_det_infer.onnx"
+from bad_input_fixtures import (
+    eval_args,
+    icdar_input,
+    inspect_input,
+    train_args,
+    without_keys,
+    write_dataset,
+    write_jpeg,
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,31 @@ CASES = {
     "9-import-onnx-of-a-non-onnx-file": Case(
         "9", lambda tmp, _: ["import-onnx", str(_garbage(tmp, "model.onnx", b"hello\n")), str(tmp / "out")], 2,
         r"import-onnx: error: .*model\.onnx: not an ONNX model \(DecodeError", absent=("out.pdparams",)),
+    "9-synth-into-a-read-only-folder": Case(
+        "9", lambda tmp, _: ["data", "synth", "--out", f"{READ_ONLY}/det_synth", "-n", "1"], 2,
+        r"synth: error: /sys/det_synth: (Permission denied|Operation not permitted|Read-only file system); "),
+    "9-convert-into-a-read-only-folder": Case(
+        "9", lambda tmp, _: [*icdar_input(tmp, "missing_image")[:-1], f"{READ_ONLY}/det_labels/label.txt"], 2,
+        r"convert: error: /sys/det_labels: (Permission denied|Operation not permitted|Read-only file system); "),
+    "9-import-onnx-into-a-read-only-folder": Case(
+        "9", lambda tmp, _: ["import-onnx", str(RELEASED_ONNX), f"{READ_ONLY}/det_import/student"], 2,
+        r"import-onnx: error: /sys/det_import.*: (Permission denied|Operation not permitted|Read-only file system)"),
+    "9-export-into-a-read-only-folder": Case(
+        "9", lambda tmp, w: ["export", "-c", "ch_PP-OCRv3_det_student.yml", "-o", "Global.use_gpu=false",
+                             f"Global.pretrained_model={w}", f"Global.save_inference_dir={READ_ONLY}/det_export"], 2,
+        r"export: error: /sys/det_export.*: (Permission denied|Operation not permitted|Read-only file system)"),
+    "9-compile-into-a-read-only-folder": Case(
+        "9", lambda tmp, _: ["compile", "-o", f"{READ_ONLY}/det_pipeline/p.yaml"], 2,
+        r"^error: /sys/det_pipeline: (Permission denied|Operation not permitted|Read-only file system); ",
+        program="pipelines"),
+    "9-save-model-dir-is-a-file": Case(
+        "9", lambda tmp, _: train_args(_data(tmp), _garbage(tmp, "a_file", b"x")), 2,
+        r"train: error: .*a_file.*: File exists; a file is in the way where a folder is needed"),
+    "13-use-gpu-without-cuda": Case(
+        "13", lambda tmp, _: ["infer", "--model-dir", str(tmp), "--image", str(write_jpeg(tmp / "a.jpg") and tmp),
+                              "--use-gpu"], 2,
+        r"infer: error: --use-gpu: (this Paddle build has no CUDA support|Paddle sees no CUDA device).*leave out "
+        r"--use-gpu to run on the CPU"),
     "10-epoch-num-0": Case(
         "10", _override("train", "student", "Global.epoch_num=0"), 2,
         r"-o Global\.epoch_num=0: Global\.epoch_num: must be >= 1, got 0"),

@@ -29,3 +29,20 @@ def test_run_local_help_lists_every_parameter_with_its_local_default(capsys) -> 
         assert f"\n  {name} " in text, name
     assert 'data_uri                 String   default "synthetic://12"' in text
     assert LOCAL_DEFAULTS["image_size"] == 64 and "image_size               Integer  default 64" in text
+
+
+def test_every_det_model_option_has_a_help_text() -> None:
+    from det_model.cli import build_parser
+
+    missing = [f"{name} {action.dest}" for name, sub in _subparsers(build_parser()) for action in sub._actions
+               if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help]
+    assert missing == []
+
+
+def test_det_model_version(capsys) -> None:
+    from det_model.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("det-model 0.")
