@@ -130,11 +130,8 @@ def ort_runner(model: Path) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: session.run(None, {name: x})[0]
 
 
-def run(options: BenchOptions) -> dict:
-    if not RELEASED_ONNX.is_file():
-        raise SectionSkipped(f"released model not found at {RELEASED_ONNX}")
-    inputs = preprocessed_inputs(options)
-    notes: list[str] = []
+def build_runners(options: BenchOptions, inputs: list, notes: list[str]) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Every runtime to time, by row name; a configuration paddle cannot run becomes a note."""
     folder = export_in_subprocess(options.work_dir / "inference_student", notes)
     pir_folder = export_in_subprocess(options.work_dir / "inference_student_pir", notes, with_pir=True, onnx=False)
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = {"onnxruntime, released ONNX": ort_runner(RELEASED_ONNX)}
@@ -153,6 +150,15 @@ def run(options: BenchOptions) -> dict:
         runners[name] = runner
     if (folder / "inference.onnx").is_file():
         runners["onnxruntime, our ONNX export"] = ort_runner(folder / "inference.onnx")
+    return runners
+
+
+def run(options: BenchOptions) -> dict:
+    if not RELEASED_ONNX.is_file():
+        raise SectionSkipped(f"released model not found at {RELEASED_ONNX}")
+    inputs = preprocessed_inputs(options)
+    notes: list[str] = []
+    runners = build_runners(options, inputs, notes)
     reference = runners["onnxruntime, released ONNX"]
     expected = [reference(x) for x in inputs]
     rows = []

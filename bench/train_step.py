@@ -83,8 +83,8 @@ def build_trainer(recipe: str, batch: dict[str, Any], block: int, save_dir: Path
         "Global.use_gpu=false", f"Global.save_model_dir={save_dir}", "Global.epoch_num=1000",
         "Global.print_batch_step=10", "Global.eval_batch_step=[1000000, 1000000]",
     ])
-    loop._import_data = lambda: (lambda section, mode, **_: BatchList(batch if mode == "train" else None, block))
-    return loop.Trainer(cfg, loop.setup_device(cfg.Global))
+    loaders = loop.Loaders(train=BatchList(batch, block), eval=None)
+    return loop.Trainer(cfg, loop.setup_device(cfg.Global), loaders, evaluate=None)
 
 
 def bare_step(trainer, batch: dict[str, Any], with_optimizer: bool) -> None:

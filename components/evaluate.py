@@ -25,14 +25,14 @@ def evaluate(
     import tempfile
     from pathlib import Path
 
+    from components.overrides import inference_overrides
     from components.report import publish_results, write_report
-    from components.stage import inference_overrides
     from det_model.config import load_config
     from det_model.evaluation import evaluate_command
+    from det_model.training.history import METRICS_LOG
 
-    cfg = load_config(
-        config.path, inference_overrides(Path(config.path), model.path, dataset.path) + overrides
-    )
+    recipe = load_config(config.path)
+    cfg = load_config(config.path, inference_overrides(recipe, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
     result = evaluate_command(cfg, work)
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
@@ -44,5 +44,5 @@ def evaluate(
         publish_results(
             results_uri,
             run_id,
-            {"metrics.json": Path(metrics.path), "student_metrics.jsonl": Path(model.path) / "metrics.jsonl"},
+            {"metrics.json": Path(metrics.path), "student_metrics.jsonl": Path(model.path) / METRICS_LOG},
         )

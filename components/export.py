@@ -14,13 +14,13 @@ def export(model: Input[Model], config: Input[Artifact], exported: Output[Model]
     import json
     from pathlib import Path
 
-    from components.stage import inference_overrides, yaml_value
+    from components.overrides import inference_overrides, yaml_value
     from det_model.config import load_config
     from det_model.export import export_model
 
     target = Path(exported.path)
     target.mkdir(parents=True, exist_ok=True)
-    extra = inference_overrides(Path(config.path), model.path) + [
+    extra = inference_overrides(load_config(config.path), model.path) + [
         f"Global.save_inference_dir={yaml_value(str(target))}"
     ]
     folders = export_model(load_config(config.path, extra + overrides))

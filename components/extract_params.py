@@ -12,10 +12,11 @@ def extract_params(teacher: Input[Model], params: Output[Model], sub_model: str 
     from pathlib import Path
 
     from det_model.training import extract_params as extract
+    from det_model.training.checkpoint import BEST
 
     out_dir = Path(params.path)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = extract(
-        Path(teacher.path) / "best_accuracy.pdparams", out_dir / "dml_teacher.pdparams", prefix=sub_model
+        Path(teacher.path) / f"{BEST}.pdparams", out_dir / "dml_teacher.pdparams", prefix=sub_model
     )
     params.metadata.update({"file": Path(written).name, "sub_model": sub_model})

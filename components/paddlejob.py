@@ -15,7 +15,6 @@ from typing import Any, Callable, Optional, Sequence
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "paddlejobs", "PaddleJob"
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-TERMINAL = ("Succeeded", "Failed")
 
 
 class PaddleJobFailed(RuntimeError):
@@ -28,23 +27,17 @@ def job_name(stage: str, run_id: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", raw)[:52].strip("-")
 
 
-def build_paddlejob(
-    name: str,
-    *,
-    namespace: str,
+def _worker_pod_spec(
     image: str,
     command: Sequence[str],
-    num_nodes: int,
     gpus_per_node: int,
     pvc_name: str,
     mount_path: str,
-    cpu: str = "8",
-    memory: str = "32Gi",
-    shm_size: str = "16Gi",
-    node_selector: Optional[dict[str, str]] = None,
-    tolerations: Optional[list[dict[str, Any]]] = None,
+    cpu: str,
+    memory: str,
+    shm_size: str,
 ) -> dict[str, Any]:
-    """The PaddleJob body: `num_nodes` Worker pods, each with `gpus_per_node` GPUs, the PVC and a /dev/shm."""
+    """One Worker pod: the `paddle` container with its GPUs, the PVC at `mount_path` and a RAM /dev/shm."""
     resources: dict[str, dict[str, Any]] = {"requests": {"cpu": cpu, "memory": memory}, "limits": {}}
     if gpus_per_node > 0:
         resources["limits"]["nvidia.com/gpu"] = gpus_per_node
@@ -67,6 +60,27 @@ def build_paddlejob(
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm_size}},
         ],
     }
+    return pod_spec
+
+
+def build_paddlejob(
+    name: str,
+    *,
+    namespace: str,
+    image: str,
+    command: Sequence[str],
+    num_nodes: int,
+    gpus_per_node: int,
+    pvc_name: str,
+    mount_path: str,
+    cpu: str = "8",
+    memory: str = "32Gi",
+    shm_size: str = "16Gi",
+    node_selector: Optional[dict[str, str]] = None,
+    tolerations: Optional[list[dict[str, Any]]] = None,
+) -> dict[str, Any]:
+    """The PaddleJob body: `num_nodes` Worker pods, each with `gpus_per_node` GPUs, the PVC and a /dev/shm."""
+    pod_spec = _worker_pod_spec(image, command, gpus_per_node, pvc_name, mount_path, cpu, memory, shm_size)
     if node_selector:
         pod_spec["nodeSelector"] = dict(node_selector)
     if tolerations:

@@ -15,13 +15,16 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
+from det_model.data.fetch import EVAL_LABEL
+from det_model.data.label_file import IGNORE_TRANSCRIPTIONS
+from det_model.evaluation import PREDICTIONS_FILE
+
 GT_COLOR, IGNORED_COLOR, PRED_COLOR = (0, 200, 0), (160, 160, 160), (0, 0, 255)  # BGR
-IGNORE_TEXTS = ("###", "*")
 
 
 def load_predictions(eval_dir: Path) -> dict[str, list]:
     """Image name -> polygons, from eval_dir/predictions.jsonl (empty when absent)."""
-    path = eval_dir / "predictions.jsonl"
+    path = eval_dir / PREDICTIONS_FILE
     if not path.exists():
         return {}
     out = {}
@@ -41,7 +44,7 @@ def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list])
     if image is None:
         return None
     for box in gt:
-        color = IGNORED_COLOR if box.get("transcription") in IGNORE_TEXTS else GT_COLOR
+        color = IGNORED_COLOR if box.get("transcription") in IGNORE_TRANSCRIPTIONS else GT_COLOR
         cv2.polylines(image, [np.asarray(box["points"], np.int32)], True, color, 1)
     for polygon in predictions or []:
         cv2.polylines(image, [np.asarray(polygon, np.int32)], True, PRED_COLOR, 2)
@@ -55,7 +58,7 @@ def write_report(
     predictions = load_predictions(eval_dir)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items()))
     figures = []
-    lines = (dataset_dir / "label_eval.txt").read_text(encoding="utf-8").splitlines()
+    lines = (dataset_dir / EVAL_LABEL).read_text(encoding="utf-8").splitlines()
     for line in lines[:num_samples]:
         name, _, boxes = line.partition("\t")
         uri = render_sample(dataset_dir / name, json.loads(boxes), predictions.get(Path(name).name))

@@ -36,36 +36,9 @@ def train_dml_teacher(
     import logging
     from pathlib import Path
 
-    from components.stage import TrainSettings, fetch_pretrained, train_stage
+    from components.training import fetch_pretrained, train_component
 
     logging.basicConfig(level=logging.INFO)
     weights = fetch_pretrained(pretrained_uri, Path(model.path).parent / "pretrained")
-    settings = TrainSettings(
-        config_name,
-        dataset.path,
-        epochs,
-        batch_size,
-        learning_rate,
-        image_size,
-        eval_side_len,
-        eval_interval,
-        num_workers,
-        gpus,
-        use_amp,
-        overrides,
-        pretrained={n: weights for n in ("Student", "Student2") if weights},
-    )
-    summary = train_stage(
-        settings,
-        model.path,
-        resolved_config.path,
-        stage="dml-teacher",
-        run_id=run_id,
-        checkpoint_root=checkpoint_root,
-        num_nodes=num_nodes,
-        image=image,
-        pvc_name=cache_pvc,
-    )
-    for key, value in summary.items():
-        metrics.log_metric(key, value)
-    model.metadata.update({"framework": "paddlepaddle", "layout": "paddleocr-checkpoints", **summary})
+    pretrained = {n: weights for n in ("Student", "Student2") if weights}
+    train_component("dml-teacher", locals(), pretrained)

@@ -45,9 +45,11 @@ def _load(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _relaunch_distributed(args)
+    from det_model.evaluation import evaluator
     from det_model.training import train
 
-    result = train(_load(args))
+    cfg = _load(args)
+    result = train(cfg, evaluate=evaluator(cfg))
     print(
         f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
         f"best: {result.best_metrics or 'no evaluation ran'}"
@@ -96,9 +98,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    from det_model.inference import infer_command
+    """Exit code 1 when any image failed (each failure is in summary.json)."""
+    from det_model.inference import RESULTS_FILE, SUMMARY_FILE, infer_images
 
-    return infer_command(
+    summary = infer_images(
         args.model_dir,
         args.image,
         args.out,
@@ -109,13 +112,19 @@ def cmd_infer(args: argparse.Namespace) -> int:
         enable_mkldnn=args.enable_mkldnn,
         use_gpu=args.use_gpu,
     )
+    failed, out = summary["failed"], Path(args.out)
+    print(
+        f"{summary['processed']}/{summary['images']} images, {summary['boxes']} boxes -> {out / RESULTS_FILE}"
+        + (f"; {len(failed)} failed (see {out / SUMMARY_FILE})" if failed else "")
+    )
+    return 1 if failed else 0
 
 
 def cmd_import_onnx(args: argparse.Namespace) -> int:
     from det_model.modeling.onnx_import import import_onnx
 
     report = import_onnx(args.onnx, args.out)
-    print(report.summary() if hasattr(report, "summary") else report)
+    print(report.summary())
     return 0
 
 

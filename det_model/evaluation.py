@@ -9,37 +9,27 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import paddle
 
-from det_model.config.schema import DetConfig, GlobalConfig
+from det_model.config.schema import DetConfig
 from det_model.data.skips import NoUsableDataError, SkipStats
+from det_model.device import select_device
 from det_model.metrics import DetMetric, DistillationMetric, build_metric
-from det_model.postprocess import DBPostProcess, DistillationDBPostProcess, build_postprocess
+from det_model.postprocess import DBPostProcess, Detections, DistillationDBPostProcess, build_postprocess
 from det_model.progress import progress as progress_bar
+from det_model.training.checkpoint import load_eval_weights
 
 logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 
-__all__ = ["build_metric", "evaluate_command", "load_eval_weights", "run_evaluation", "select_device"]
-
-
-def select_device(g: GlobalConfig) -> str:
-    """gpu:0 when `Global.use_gpu` and CUDA is available, else cpu (warning when a GPU was asked for)."""
-    if g.use_gpu and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
-        device = "gpu:0"
-    else:
-        if g.use_gpu:
-            logger.warning("Global.use_gpu is true but no CUDA device is available: running on CPU")
-        device = "cpu"
-    paddle.set_device(device)
-    return device
+__all__ = ["build_metric", "evaluate_command", "evaluator", "run_evaluation"]
 
 
 def _as_numpy(value: Any) -> Any:
@@ -63,7 +53,8 @@ def _update_metric(
     postprocess: DBPostProcess | DistillationDBPostProcess,
     maps: np.ndarray | dict[str, np.ndarray],
     batch: Mapping[str, Any],
-) -> None:
+) -> list[Detections] | dict[str, list[Detections]]:
+    """Decode `maps`, feed the metric, and return the detections (one list per sub-model for distillation)."""
     shapes = np.asarray(_as_numpy(batch["shape"]))
     polys, tags = _as_numpy(batch["polys"]), _as_numpy(batch["ignore_tags"])
     if isinstance(postprocess, DistillationDBPostProcess) != isinstance(maps, dict):
@@ -146,28 +137,15 @@ def loader_skips(loader: Any) -> SkipStats:
     return skipped
 
 
-def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
-    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`.
+def evaluator(cfg: DetConfig) -> Callable[[paddle.nn.Layer, Iterable[Mapping[str, Any]]], dict[str, float]]:
+    """run_evaluation with `cfg`'s PostProcess and a fresh Metric per call, quietly (the trainer's evaluate)."""
 
-    Returns what was loaded, for the record. Distillation sub-models may already hold their
-    `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
-    """
-    from det_model.modeling.weights import load_weights, require_fit
-    from det_model.training.checkpoint import load_checkpoint_params
+    def evaluate(model: paddle.nn.Layer, loader: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+        return run_evaluation(
+            model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), progress=False
+        )
 
-    g = cfg.Global
-    if g.checkpoints:
-        return str(load_checkpoint_params(g.checkpoints, model))
-    if g.pretrained_model:
-        require_fit(load_weights(model, g.pretrained_model), "Global.pretrained_model")
-        return str(g.pretrained_model)
-    sub_models = getattr(cfg.Architecture, "Models", {})
-    if sub_models and all(sub.pretrained for sub in sub_models.values()):
-        return "Architecture.Models.*.pretrained"
-    raise ValueError(
-        f"{cfg.source or 'config'}: no weights to evaluate; set -o Global.checkpoints=<dir>/best_accuracy "
-        "or Global.pretrained_model=<file>.pdparams"
-    )
+    return evaluate
 
 
 def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
@@ -178,7 +156,7 @@ def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
 
     if cfg.Eval is None:
         raise ValueError(f"{cfg.source or 'config'}: an Eval section is required for det-model eval")
-    device = select_device(cfg.Global)
+    device = select_device(cfg.Global.use_gpu)
     model = build_model(cfg.Architecture)
     weights = load_eval_weights(cfg, model)
     loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)

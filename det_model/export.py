@@ -24,9 +24,10 @@ import yaml
 from paddle import nn
 
 from det_model.config.schema import DetConfig, NormalizeImageConfig
-from det_model.evaluation import load_eval_weights, select_device
+from det_model.device import select_device
 from det_model.modeling.detector import DBDetector
 from det_model.modeling.heads.db_head import DeployHead
+from det_model.training.checkpoint import load_eval_weights
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def export_model(cfg: DetConfig) -> dict[str, Path]:
         raise ValueError(f"{cfg.source or 'config'}: set -o Global.save_inference_dir=<folder> to export")
     from det_model.modeling import build_model
 
-    select_device(cfg.Global)
+    select_device(cfg.Global.use_gpu)
     model = build_model(cfg.Architecture)
     weights = load_eval_weights(cfg, model)
     model.eval()

@@ -326,7 +326,7 @@ def _result_record(path: Path, detections: Detections, timing: dict[str, float],
     }
 
 
-def infer_command(
+def infer_images(
     model_dir: str | Path,
     image_path_or_dir: str | Path,
     out_dir: str | Path,
@@ -337,11 +337,11 @@ def infer_command(
     enable_mkldnn: bool = True,
     use_gpu: bool = False,
     slice_long_images: bool = True,
-) -> int:
+) -> dict[str, Any]:
     """Detect text in one image or every image of a folder.
 
     Writes out_dir/results.jsonl (one JSON object per image: boxes, scores, timing_ms, or error),
-    out_dir/summary.json and out_dir/drawn/<name>. Returns 0 when every image was processed, else 1.
+    out_dir/summary.json and out_dir/drawn/<name>. Returns the summary (`failed`: image -> error).
     """
     images = list_images(image_path_or_dir)
     detector = TextDetector(
@@ -380,8 +380,4 @@ def infer_command(
         "mean_total_ms": float(np.mean(total_ms)) if total_ms else None,
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    print(
-        f"{summary['processed']}/{len(images)} images, {boxes} boxes -> {out / RESULTS_FILE}"
-        + (f"; {len(failed)} failed (see {out / SUMMARY_FILE})" if failed else "")
-    )
-    return 0 if not failed else 1
+    return summary

@@ -5,6 +5,7 @@ pinned data version, node selector, tolerations, secret name). Everything a user
 pipeline parameter with a default (cluster-scale values; `pipelines.local` swaps in tiny ones).
 """
 
+from dataclasses import dataclass
 from typing import Callable, List, NamedTuple, Optional
 
 from kfp import dsl, kubernetes
@@ -15,7 +16,7 @@ from components.export import export
 from components.extract_params import extract_params
 from components.fetch_hiertext import fetch_hiertext
 from components.image import BASE_IMAGE
-from components.stage import CACHE_MOUNT
+from components.settings import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
 
@@ -66,6 +67,91 @@ def _gpu(task: dsl.PipelineTask, count, node_selector: dict[str, str], toleratio
         kubernetes.add_toleration(task, **toleration)
 
 
+@dataclass(frozen=True)
+class CompileChoices:
+    """What `build_pipeline` fixes at compile time, applied to every task by `setup`."""
+
+    image: str
+    pinned_version: str
+    node_selector: dict[str, str]
+    tolerations: list[dict]
+    minio_secret: str
+
+    def setup(self, task: dsl.PipelineTask, kind: str, secret: bool = False) -> dsl.PipelineTask:
+        _resources(task, kind)
+        if self.image != BASE_IMAGE:
+            task.set_container_image(self.image)
+        if secret:
+            kubernetes.use_secret_as_env(
+                task, secret_name=self.minio_secret, secret_key_to_env=MINIO_ENV, optional=True
+            )
+        return task
+
+    def gpu(self, task: dsl.PipelineTask, count) -> None:
+        _gpu(task, count, self.node_selector, self.tolerations)
+
+
+def _pick(p: dict, *names: str) -> dict:
+    return {name: p[name] for name in names}
+
+
+def _stage_args(p: dict, config: str, prefix: str, overrides: str) -> dict:
+    """A training stage's own parameters (`<prefix>_epochs`, `<prefix>_batch_size`, ...) by component name."""
+    return dict(
+        config_name=p[config],
+        epochs=p[f"{prefix}_epochs"],
+        batch_size=p[f"{prefix}_batch_size"],
+        learning_rate=p[f"{prefix}_learning_rate"],
+        pretrained_uri=p[f"{prefix}_pretrained_uri"],
+        overrides=p[overrides],
+    )
+
+
+def _train_tasks(p: dict, c: CompileChoices, dataset) -> dsl.PipelineTask:
+    """DML teacher -> extract -> CML student on `dataset`; returns the student task (`p`: parameters)."""
+    shared = ("image_size", "eval_side_len", "eval_interval", "num_workers", "gpus", "use_amp", "num_nodes")
+    common = _pick(p, *shared, "checkpoint_root", "cache_pvc")
+    common.update(run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, image=c.image)
+    teacher = train_dml_teacher(
+        dataset=dataset, **_stage_args(p, "dml_config", "teacher", "dml_overrides"), **common
+    )
+    extract = c.setup(extract_params(teacher=teacher.outputs["model"]), "extract")
+    student = train_cml_student(
+        dataset=dataset,
+        teacher_params=extract.outputs["params"],
+        **_stage_args(p, "cml_config", "student", "cml_overrides"),
+        **common,
+    )
+    for train in (teacher, student):
+        c.setup(train, "train", secret=True).set_retry(**RETRY)
+        c.gpu(train, p["gpus"])
+        kubernetes.mount_pvc(train, pvc_name=p["cache_pvc"], mount_path=CACHE_MOUNT)
+    return student
+
+
+def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
+    """The whole DAG for pipeline parameters `p` (by name)."""
+    fetch = fetch_hiertext(**_pick(p, "data_uri", "label_level", "data_sha256", "data_size", "data_version"))
+    c.setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(c.pinned_version))
+    student = _train_tasks(p, c, fetch.outputs["dataset"])
+    scores = evaluate(
+        dataset=fetch.outputs["dataset"],
+        model=student.outputs["model"],
+        config=student.outputs["resolved_config"],
+        overrides=p["eval_overrides"],
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        results_uri=p["results_uri"],
+    )
+    c.gpu(c.setup(scores, "evaluate", secret=True), 1)
+    shipped = export(
+        model=student.outputs["model"],
+        config=student.outputs["resolved_config"],
+        overrides=p["export_overrides"],
+    )
+    c.gpu(c.setup(shipped, "export"), 1)
+    return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
+
+
 def build_pipeline(
     image: str = BASE_IMAGE,
     data_version: Optional[str] = None,
@@ -84,20 +170,10 @@ def build_pipeline(
         minio_secret: the Secret whose keys MINIO_ENDPOINT, MINIO_SECURE, AWS_ACCESS_KEY_ID,
             AWS_SECRET_ACCESS_KEY become env vars (never parameters).
     """
-    pinned_version = data_version or ""
-    node_selector = dict(node_selector or {})
     if tolerations is None:
         tolerations = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
-
-    def setup(task: dsl.PipelineTask, kind: str, secret: bool = False) -> dsl.PipelineTask:
-        _resources(task, kind)
-        if image != BASE_IMAGE:
-            task.set_container_image(image)
-        if secret:
-            kubernetes.use_secret_as_env(
-                task, secret_name=minio_secret, secret_key_to_env=MINIO_ENV, optional=True
-            )
-        return task
+    choices = CompileChoices(image, data_version or "", dict(node_selector or {}), tolerations, minio_secret)
+    pinned_version = choices.pinned_version
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
     def ppocrv3_det(
@@ -131,69 +207,7 @@ def build_pipeline(
         cache_pvc: str = "ppocrv3-cache",
         results_uri: str = "",
     ) -> PipelineOutputs:
-        fetch = fetch_hiertext(
-            data_uri=data_uri,
-            label_level=label_level,
-            data_sha256=data_sha256,
-            data_size=data_size,
-            data_version=data_version,
-        )
-        setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(pinned_version))
-        common = dict(
-            image_size=image_size,
-            eval_side_len=eval_side_len,
-            eval_interval=eval_interval,
-            num_workers=num_workers,
-            gpus=gpus,
-            use_amp=use_amp,
-            num_nodes=num_nodes,
-            checkpoint_root=checkpoint_root,
-            cache_pvc=cache_pvc,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            image=image,
-        )
-        teacher = train_dml_teacher(
-            dataset=fetch.outputs["dataset"],
-            config_name=dml_config,
-            epochs=teacher_epochs,
-            batch_size=teacher_batch_size,
-            learning_rate=teacher_learning_rate,
-            pretrained_uri=teacher_pretrained_uri,
-            overrides=dml_overrides,
-            **common,
-        )
-        extract = setup(extract_params(teacher=teacher.outputs["model"]), "extract")
-        student = train_cml_student(
-            dataset=fetch.outputs["dataset"],
-            teacher_params=extract.outputs["params"],
-            config_name=cml_config,
-            epochs=student_epochs,
-            batch_size=student_batch_size,
-            learning_rate=student_learning_rate,
-            pretrained_uri=student_pretrained_uri,
-            overrides=cml_overrides,
-            **common,
-        )
-        for train in (teacher, student):
-            setup(train, "train", secret=True).set_retry(**RETRY)
-            _gpu(train, gpus, node_selector, tolerations)
-            kubernetes.mount_pvc(train, pvc_name=cache_pvc, mount_path=CACHE_MOUNT)
-        scores = evaluate(
-            dataset=fetch.outputs["dataset"],
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
-            overrides=eval_overrides,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            results_uri=results_uri,
-        )
-        _gpu(setup(scores, "evaluate", secret=True), 1, node_selector, tolerations)
-        shipped = export(
-            model=student.outputs["model"],
-            config=student.outputs["resolved_config"],
-            overrides=export_overrides,
-        )
-        _gpu(setup(shipped, "export"), 1, node_selector, tolerations)
-        return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
+        return _wire(dict(locals()), choices)
 
     return ppocrv3_det
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import re
 import types
 import typing
@@ -20,6 +21,8 @@ import yaml
 
 from det_model.config import schema
 from det_model.config.ranges import range_problems
+
+logger = logging.getLogger(__name__)
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "det" / "ch_PP-OCRv3"
 
@@ -305,7 +308,19 @@ class _Builder:
                 raise self.fail(path + (name,), "required key is missing")
         for where, problem in range_problems(cls, kwargs):
             raise self.fail(path + where, problem)
+        self.check_compatibility_only(cls, kwargs, path)
         return cls(**kwargs)
+
+    def check_compatibility_only(self, cls: type, kwargs: dict[str, Any], path: KeyPath) -> None:
+        """Warn about (or reject) a non-default value of a key listed in schema.COMPATIBILITY_ONLY."""
+        for name, kind in schema.COMPATIBILITY_ONLY.get(cls, {}).items():
+            if name not in kwargs or kwargs[name] == cls.__dataclass_fields__[name].default:
+                continue
+            if kind == schema.IGNORED:
+                logger.warning("%s: %s=%r is accepted for compatibility with PaddleOCR configs and ignored",
+                               self.located.where(path + (name,)), _format_path(path + (name,)), kwargs[name])
+            elif kind != schema.INFORMATIONAL:
+                raise self.fail(path + (name,), f"{kwargs[name]!r} is not supported ({kind}); remove the key")
 
     def build_named(self, table: dict[str, type], value: Any, path: KeyPath, default: str | None) -> Any:
         if not isinstance(value, dict):

@@ -10,6 +10,7 @@ Fields marked "(ours)" are not in PaddleOCR; each one documents the PaddleOCR be
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
@@ -463,36 +464,56 @@ class DetConfig:
         return isinstance(self.Architecture, DistillationModelConfig)
 
 
-# Dispatch tables: YAML `name:` (or single mapping key) -> dataclass.
-BACKBONES: dict[str, type] = {"MobileNetV3": MobileNetV3Config, "ResNet_vd": ResNetVdConfig}
-NECKS: dict[str, type] = {"RSEFPN": RSEFPNConfig, "LKPAN": LKPANConfig}
-HEADS: dict[str, type] = {"DBHead": DBHeadConfig}
-ARCHITECTURES: dict[str, type] = {"BaseModel": DetModelConfig, "DistillationModel": DistillationModelConfig}
-LOSSES: dict[str, type] = {"DBLoss": DBLossConfig, "CombinedLoss": CombinedLossConfig}
-LOSS_TERMS: dict[str, type] = {
-    "DistillationDilaDBLoss": DistillationDilaDBLossConfig,
-    "DistillationDMLLoss": DistillationDMLLossConfig,
-    "DistillationDBLoss": DistillationDBLossConfig,
+# Dispatch tables: YAML `name:` (or single mapping key) -> dataclass, derived from the Unions above, so a new
+# config class is one edit (the class) plus its place in its Union.
+def _classes(tp: object) -> tuple[type, ...]:
+    return typing.get_args(tp) or (tp,)
+
+
+def by_name(tp: object) -> dict[str, type]:
+    """`name:` dispatch: each class's `name` default."""
+    return {cls.__dataclass_fields__["name"].default: cls for cls in _classes(tp)}
+
+
+def by_key(tp: object) -> dict[str, type]:
+    """Single-key mapping dispatch (`- DecodeImage: {...}`): the class name without `Config`."""
+    return {cls.__name__.removesuffix("Config"): cls for cls in _classes(tp)}
+
+
+BACKBONES: dict[str, type] = by_name(BackboneConfig)
+NECKS: dict[str, type] = by_name(NeckConfig)
+HEADS: dict[str, type] = by_name(HeadConfig)
+ARCHITECTURES: dict[str, type] = by_name(ArchitectureConfig)
+LOSSES: dict[str, type] = by_name(LossConfig)
+LOSS_TERMS: dict[str, type] = by_key(LossTermConfig)
+LR_SCHEDULES: dict[str, type] = by_name(LRConfig)
+REGULARIZERS: dict[str, type] = by_name(L2RegularizerConfig)
+POSTPROCESSES: dict[str, type] = by_name(PostProcessConfig)
+METRICS: dict[str, type] = by_name(MetricConfig)
+TRANSFORMS: dict[str, type] = by_key(TransformConfig)
+AUGMENTERS: dict[str, type] = by_key(AugmenterConfig)
+DATASETS: dict[str, type] = by_name(DatasetConfig)
+
+
+# ------------------------------------------------------------------------------- compatibility-only keys
+# The one list of keys PaddleOCR configs carry that are accepted (so its recipes load unchanged) but that
+# nothing here acts on; no module reads these fields (tests/config/test_compatibility_keys.py checks it).
+# Per key: INFORMATIONAL (read by a PaddleOCR tool this project replaces, or overwritten at start-up: silent),
+# IGNORED (a non-default value is warned about) or a reason string (a non-default value is rejected, because
+# honouring it would change the results).
+INFORMATIONAL, IGNORED = "informational", "ignored"
+COMPATIBILITY_ONLY: dict[type, dict[str, str]] = {
+    GlobalConfig: {
+        "debug": IGNORED,
+        "cal_metric_during_train": IGNORED,
+        "use_visualdl": IGNORED,
+        "infer_img": INFORMATIONAL,  # tools/infer_det.py input; `det-model infer --image` here
+        "save_res_path": INFORMATIONAL,  # tools/infer_det.py output; `det-model infer --out` here
+        "distributed": INFORMATIONAL,  # PaddleOCR overwrites it from the world size; so do we
+        "d2s_train_image_shape": IGNORED,
+        "calc_epoch_interval": IGNORED,
+        "to_static": IGNORED,
+        "use_sync_bn": "SyncBatchNorm is not implemented: BN statistics would differ from a synced run",
+    },
+    DistillationDMLLossConfig: {"dis_head": IGNORED},
 }
-LR_SCHEDULES: dict[str, type] = {"Cosine": CosineLRConfig, "Const": ConstLRConfig}
-REGULARIZERS: dict[str, type] = {"L2": L2RegularizerConfig}
-POSTPROCESSES: dict[str, type] = {
-    "DBPostProcess": DBPostProcessConfig,
-    "DistillationDBPostProcess": DistillationDBPostProcessConfig,
-}
-METRICS: dict[str, type] = {"DetMetric": DetMetricConfig, "DistillationMetric": DistillationMetricConfig}
-TRANSFORMS: dict[str, type] = {
-    "DecodeImage": DecodeImageConfig,
-    "DetLabelEncode": DetLabelEncodeConfig,
-    "CopyPaste": CopyPasteConfig,
-    "IaaAugment": IaaAugmentConfig,
-    "EastRandomCropData": EastRandomCropDataConfig,
-    "MakeBorderMap": MakeBorderMapConfig,
-    "MakeShrinkMap": MakeShrinkMapConfig,
-    "NormalizeImage": NormalizeImageConfig,
-    "ToCHWImage": ToCHWImageConfig,
-    "KeepKeys": KeepKeysConfig,
-    "DetResizeForTest": DetResizeForTestConfig,
-}
-AUGMENTERS: dict[str, type] = {"Fliplr": FliplrConfig, "Affine": AffineConfig, "Resize": ResizeConfig}
-DATASETS: dict[str, type] = {"SimpleDataSet": DatasetConfig}

@@ -19,11 +19,9 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.format == "hiertext":
         stats = convert_hiertext(args.gt, args.image_dir, args.out, level=args.level, degenerate=args.degenerate,
                                  image_prefix=args.image_prefix)
-    elif args.format == "icdar2015":
+    else:  # argparse's choices leave icdar2015
         stats = convert_icdar2015(args.gt, args.image_dir, args.out, degenerate=args.degenerate,
                                   image_prefix=args.image_prefix)
-    else:
-        raise ValueError(f"unknown format {args.format!r}; known: {FORMATS}")
     print(f"wrote {args.out}: {stats.summary()}")
     return 0
 

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
+from det_model.data.label_file import IGNORE_TRANSCRIPTIONS
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -47,7 +49,6 @@ EVAL_LABEL_NAMES = (
     "test_label.txt",
     "test_icdar2015_label.txt",
 )
-IGNORE_TEXTS = ("###", "*")  # PaddleOCR DetLabelEncode's don't-care transcriptions
 TRANSIENT_HTTP_CODES = (408, 425, 429, 500, 502, 503, 504)
 TRANSIENT_S3_CODES = ("InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout")
 EVAL_FRACTION = 0.2  # share of a single label.txt held out for evaluation
@@ -435,7 +436,7 @@ def _rebase_labels(src: Path, raw: Path, dest: Path, out: Path) -> _LabelStats:
             continue
         stats.images += 1
         stats.boxes += len(boxes)
-        stats.ignored += sum(isinstance(b, dict) and b.get("transcription") in IGNORE_TEXTS for b in boxes)
+        stats.ignored += sum(isinstance(b, dict) and b.get("transcription") in IGNORE_TRANSCRIPTIONS for b in boxes)
         lines.append(f"{found.relative_to(dest.resolve()).as_posix()}\t{annotation}\n")
     out.write_text("".join(lines), encoding="utf-8")
     return stats

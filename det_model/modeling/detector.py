@@ -45,7 +45,15 @@ def check_input_size(shape: list[int] | tuple[int, ...]) -> None:
         )
 
 
-class DBDetector(nn.Layer):
+class TrainableLayer(nn.Layer):
+    """A network whose optimizer updates only the parameters left trainable."""
+
+    def trainable_parameters(self) -> list[paddle.Tensor]:
+        """Parameters the optimizer should update (frozen sub-models and BN running stats excluded)."""
+        return [param for param in self.parameters() if param.trainable]
+
+
+class DBDetector(TrainableLayer):
     """Backbone -> Neck -> DBHead (PaddleOCR BaseModel for algorithm DB).
 
     forward(x) with x (N, 3, H, W), H and W multiples of 32, returns DBMaps (3 maps in training mode,
@@ -72,7 +80,7 @@ class DBDetector(nn.Layer):
         return maps
 
 
-class DistillationModel(nn.Layer):
+class DistillationModel(TrainableLayer):
     """Named DB sub-models run on the same input (PaddleOCR DistillationModel).
 
     Args:
@@ -111,10 +119,6 @@ class DistillationModel(nn.Layer):
         if name not in self.model_names:
             raise KeyError(f"no sub-model {name!r}; known: {self.model_names}")
         return self._sub_layers[name]
-
-    def trainable_parameters(self) -> list[paddle.Tensor]:
-        """Parameters the optimizer should update (frozen sub-models and BN running stats excluded)."""
-        return [param for param in self.parameters() if param.trainable]
 
     def set_frozen_eval(self) -> None:
         """Put the frozen sub-models in eval mode (layer flags only; the global tracer mode is left alone)."""

@@ -47,11 +47,6 @@ class Detections:
         return len(self.scores)
 
 
-def empty_detections(box_type: str = "quad") -> Detections:
-    boxes: Boxes = np.zeros((0, 4, 2), np.int32) if box_type == "quad" else []
-    return Detections(boxes=boxes, scores=np.zeros((0,), np.float32))
-
-
 # ------------------------------------------------------------------------------------- geometry helpers
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import paddle
 
+from det_model.config.schema import DetConfig
 from det_model.modeling.weights import (
     LoadReport,
     apply_params,
@@ -29,6 +30,8 @@ from det_model.modeling.weights import (
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".pdparams", ".pdopt", ".states")
+BEST = "best_accuracy"  # the checkpoint with the best main metric so far (PaddleOCR's name)
+LATEST = "latest"  # the checkpoint of the last finished epoch, the one a resume reads
 
 
 @dataclass
@@ -153,7 +156,7 @@ def checkpoint_prefix(path: str | Path) -> Path:
     """`dir/latest`, `dir/latest.pdparams` or a checkpoint folder (then `latest` inside) -> `dir/latest`."""
     path = Path(path)
     if path.is_dir():
-        path = path / "latest"
+        path = path / LATEST
     if path.suffix in SUFFIXES:
         path = path.with_suffix("")
     return path
@@ -164,7 +167,7 @@ def _resolve(path: str | Path) -> Path:
     base = checkpoint_prefix(path)
     if Path(path).is_dir():
         logger.warning("Global.checkpoints=%s is a folder: loading %s (give %s for the best one)", path, base,
-                       base.with_name("best_accuracy"))
+                       base.with_name(BEST))
     return base
 
 
@@ -217,3 +220,23 @@ def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> LoadReport:
     logger.info("Global.pretrained_model=%s: %s", path, report.summary())
     require_fit(report, "Global.pretrained_model")
     return report
+
+
+def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
+    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`
+    (it must fit: `require_fit`). Returns what was loaded, for the record. Distillation sub-models may already
+    hold their `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
+    """
+    g = cfg.Global
+    if g.checkpoints:
+        return str(load_checkpoint_params(g.checkpoints, model))
+    if g.pretrained_model:
+        require_fit(load_weights(model, g.pretrained_model), "Global.pretrained_model")
+        return str(g.pretrained_model)
+    sub_models = cfg.Architecture.Models if cfg.is_distillation else {}
+    if sub_models and all(sub.pretrained for sub in sub_models.values()):
+        return "Architecture.Models.*.pretrained"
+    raise ValueError(
+        f"{cfg.source or 'config'}: no weights to evaluate; set -o Global.checkpoints=<dir>/best_accuracy "
+        "or Global.pretrained_model=<file>.pdparams"
+    )

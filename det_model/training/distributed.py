@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-import paddle
 import paddle.distributed as dist
 
 from det_model.config import schema
-
-logger = logging.getLogger(__name__)
+from det_model.device import has_gpu, select_device
 
 
 @dataclass(frozen=True)
@@ -28,13 +25,7 @@ def setup_device(g: schema.GlobalConfig) -> DistributedEnv:
     """Pick gpu:<local id> when asked and available (else CPU, with a warning) and join the process group."""
     world_size = dist.get_world_size()
     rank = dist.get_rank()
-    if g.use_gpu and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
-        device = f"gpu:{dist.ParallelEnv().dev_id}"
-    else:
-        if g.use_gpu and rank == 0:
-            logger.warning("Global.use_gpu is true but no CUDA device is available: training on CPU")
-        device = "cpu"
-    paddle.set_device(device)
+    device = select_device(g.use_gpu, dist.ParallelEnv().dev_id if has_gpu() else 0, warn=rank == 0)
     if world_size > 1:
         dist.init_parallel_env()
     return DistributedEnv(world_size=world_size, rank=rank, device=device)

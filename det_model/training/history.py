@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 logger = logging.getLogger(__name__)
 
+METRICS_LOG = "metrics.jsonl"  # one JSON record per train log / evaluation, in the save folder
+
 
 class SmoothedLosses:
     def __init__(self, window: int, recent: Optional[dict[str, list[float]]] = None):
@@ -66,6 +68,7 @@ class MetricsHistory:
 
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl (one JSON object a line), in order."""
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ import numpy as np
 import paddle
 
 from det_model.config import DetConfig, dump_config, schema
+from det_model.data.dataset import build_dataloader
 from det_model.data.skips import NoUsableDataError, SkipStats
 from det_model.losses import build_loss
 from det_model.modeling.build import build_model, frozen_left_at_init
 from det_model.progress import progress
 from det_model.training.amp import AmpContext
 from det_model.training.checkpoint import (
+    BEST,
+    LATEST,
     TrainState,
     checkpoint_prefix,
     load_checkpoint,
@@ -33,7 +37,13 @@ from det_model.training.checkpoint import (
     save_checkpoint,
 )
 from det_model.training.distributed import DistributedEnv, setup_device
-from det_model.training.history import MetricsHistory, SmoothedLosses, file_sizes, rewind_logs
+from det_model.training.history import (
+    METRICS_LOG,
+    MetricsHistory,
+    SmoothedLosses,
+    file_sizes,
+    rewind_logs,
+)
 from det_model.training.schedule import build_lr_scheduler
 from det_model.training.target_watch import EmptyTargetWatch, crop_hint
 
@@ -69,51 +79,57 @@ def check_finite(losses: dict[str, paddle.Tensor], epoch: int, global_step: int,
         terms = ", ".join(f"{k}={v}" for k, v in bad.items())
         raise TrainingDivergedError(
             f"loss is not finite at epoch {epoch}, global step {global_step + 1} ({terms}); training stopped. "
-            f"The last good checkpoint is {save_dir / 'latest'} (if an epoch finished before). "
+            f"The last good checkpoint is {save_dir / LATEST} (if an epoch finished before). "
             "Lower Optimizer.lr.learning_rate, check the labels, or disable Global.use_amp."
         )
 
 
-def _import_data():
-    """The loader builder, behind a seam that bench/train_step.py replaces with synthetic batches."""
-    from det_model.data.dataset import build_dataloader
+@dataclass(frozen=True)
+class Loaders:
+    """The batches one run reads: Train on every rank, Eval on the main rank only (None: no evaluation)."""
 
-    return build_dataloader
+    train: Iterable[Any]
+    eval: Iterable[Any] | None = None
 
 
-def _import_eval():
-    from det_model.evaluation import run_evaluation
-    from det_model.metrics import build_metric
-    from det_model.postprocess import build_postprocess
+# (model, eval loader) -> the metric's dict; det_model.evaluation.evaluator(cfg) builds one.
+EvaluateFn = Callable[[paddle.nn.Layer, Iterable[Any]], dict[str, float]]
 
-    return run_evaluation, build_postprocess, build_metric
+
+def build_loaders(cfg: DetConfig, env: DistributedEnv) -> Loaders:
+    """Train loader (sharded by rank) and, on the main rank, the Eval loader of `cfg`."""
+    if cfg.Train is None:
+        raise ValueError(f"{cfg.source}: a Train section is required for training")
+    train_loader = build_dataloader(
+        cfg.Train, mode="train", seed=cfg.Global.seed, world_size=env.world_size, rank=env.rank
+    )
+    eval_loader = None
+    if cfg.Eval is not None and env.is_main:
+        eval_loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
+    return Loaders(train_loader, eval_loader)
 
 
 class Trainer:
     """Holds what one training run needs (loaders, model, loss, optimizer, schedule, state); `fit()` runs it."""
 
-    def __init__(self, cfg: DetConfig, env: DistributedEnv):
+    def __init__(self, cfg: DetConfig, env: DistributedEnv, loaders: Loaders, evaluate: EvaluateFn | None):
         if cfg.Train is None:
             raise ValueError(f"{cfg.source}: a Train section is required for training")
         self.cfg = cfg
         self.env = env
         self.save_dir = Path(cfg.Global.save_model_dir)
-        build_dataloader = _import_data()
-        self.train_loader = build_dataloader(
-            cfg.Train, mode="train", seed=cfg.Global.seed, world_size=env.world_size, rank=env.rank
-        )
+        self.train_loader = loaders.train
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise ValueError(
                 f"{cfg.source}: the Train loader yields no batch (fewer images than one batch with drop_last?)"
             )
-        self.eval_loader = None
-        if cfg.Eval is not None and env.is_main:
-            self.eval_loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
+        self.eval_loader = loaders.eval if evaluate is not None else None
+        self.evaluate = evaluate
         self.model = build_model(cfg.Architecture, frozen_in_eval_mode=_frozen_in_eval_mode(cfg))
         self.loss_fn = build_loss(cfg.Loss)
         self.scheduler = build_lr_scheduler(cfg.Optimizer.lr, self.steps_per_epoch, cfg.Global.epoch_num)
-        self.optimizer = _build_optimizer(cfg.Optimizer, self.scheduler, _trainable(self.model))
+        self.optimizer = _build_optimizer(cfg.Optimizer, self.scheduler, self.model.trainable_parameters())
         self.amp = AmpContext.from_config(cfg.Global)
         self.model, self.optimizer = self.amp.decorate(self.model, self.optimizer)
         self.state = TrainState()
@@ -121,7 +137,7 @@ class Trainer:
         self.train_model = paddle.DataParallel(self.model) if env.world_size > 1 else self.model
         if env.is_main and self._resumes_here():
             rewind_logs(self.save_dir, self.state.log_sizes)
-        self.history = MetricsHistory(self.save_dir / "metrics.jsonl" if env.is_main else None,
+        self.history = MetricsHistory(self.save_dir / METRICS_LOG if env.is_main else None,
                                       elapsed_before=self.state.elapsed_s)
         self.smoothed = SmoothedLosses(cfg.Global.log_smooth_window, self.state.loss_window)
         self.target_watch = EmptyTargetWatch(crop_hint(cfg.Train.dataset.transforms))
@@ -184,7 +200,7 @@ class Trainer:
                 self.train_one_epoch(epoch, bar)
                 self.state.epoch, self.state.epoch_step = epoch, 0
                 if self.env.is_main:
-                    self._save("latest")
+                    self._save(LATEST)
                     if g.save_epoch_step > 0 and epoch % g.save_epoch_step == 0:
                         self._save(f"iter_epoch_{epoch}")
         finally:
@@ -204,7 +220,7 @@ class Trainer:
         """A checkpoint that also records the training clock and the log sizes (for an exact resume)."""
         self.state.elapsed_s = self.history.elapsed()
         self.state.loss_window = self.smoothed.recent()
-        self.state.log_sizes = file_sizes([self.save_dir / "metrics.jsonl", self.save_dir / "train.log"])
+        self.state.log_sizes = file_sizes([self.save_dir / METRICS_LOG, self.save_dir / "train.log"])
         save_checkpoint(self.save_dir, prefix, self.model, self.optimizer, self.state)
 
     def train_one_epoch(self, epoch: int, bar: Any) -> None:
@@ -280,15 +296,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------- evaluation
     def evaluate_and_keep_best(self, epoch: int) -> dict[str, float]:
-        run_evaluation, build_postprocess, build_metric = _import_eval()
         with self.amp.autocast():
-            metrics = run_evaluation(
-                self.model,
-                self.eval_loader,
-                build_postprocess(self.cfg.PostProcess),
-                build_metric(self.cfg.Metric),
-                progress=False,
-            )
+            metrics = self.evaluate(self.model, self.eval_loader)
         main = self.cfg.Metric.main_indicator
         current = float(metrics.get(main, 0.0))
         best = float(self.state.best_model_dict.get(main, 0.0))
@@ -305,7 +314,7 @@ class Trainer:
             " (new best_accuracy)" if improved else f" (best {main} {best:.4f})",
         )
         if improved:  # after the record and the log line, so that a resume from it keeps both
-            self._save("best_accuracy")
+            self._save(BEST)
         return metrics
 
     def _log_train(self, epoch: int, lr: float, ips: float) -> None:
@@ -346,12 +355,7 @@ def _attach_log_file(path: Path) -> logging.Handler:
 
 
 def _frozen_in_eval_mode(cfg: DetConfig) -> bool:
-    arch = cfg.Architecture
-    return arch.frozen_in_eval_mode if isinstance(arch, schema.DistillationModelConfig) else True
-
-
-def _trainable(model: paddle.nn.Layer) -> list[paddle.Tensor]:
-    return [p for p in model.parameters() if p.trainable]
+    return cfg.Architecture.frozen_in_eval_mode if cfg.is_distillation else True
 
 
 def _build_optimizer(cfg: schema.OptimizerConfig, scheduler, parameters: list) -> paddle.optimizer.Optimizer:
@@ -388,13 +392,14 @@ def idle_cores_hint(env: DistributedEnv, cores: int) -> str | None:
             "(with Train.loader.batch_size_per_card divided by it) trains data parallel on all of them")
 
 
-def train(cfg: DetConfig) -> TrainResult:
-    """Train per `cfg` (single process, or one rank of `paddle.distributed.launch`)."""
+def train(cfg: DetConfig, *, evaluate: EvaluateFn | None) -> TrainResult:
+    """Train per `cfg` (single process, or one rank of `paddle.distributed.launch`), evaluating with
+    `evaluate` on the Eval set when one is due (None: never evaluate)."""
     env = setup_device(cfg.Global)
     logger.info("device %s, world size %d, rank %d", env.device, env.world_size, env.rank)
     hint = idle_cores_hint(env, usable_cores())
     if hint:
         logger.info(hint)
     set_seed(cfg.Global.seed)
-    trainer = Trainer(cfg, env)
+    trainer = Trainer(cfg, env, build_loaders(cfg, env), evaluate)
     return trainer.fit()

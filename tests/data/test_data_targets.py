@@ -33,7 +33,7 @@ BOX_100x20 = [[50, 50], [150, 50], [150, 70], [50, 70]]
 
 
 def test_100x20_box_gives_86x6_kernel_and_7px_border() -> None:
-    # Fact sheet §5.8: D = 0.84 * 2000 / 240 = 7.
+    # DB shrink offset D = A * (1 - r^2) / L with r = 0.4: 0.84 * 2000 / 240 = 7.
     distance, area = shrink_distance(np.float32(BOX_100x20), 0.4)
     assert area == 2000 and distance == pytest.approx(7.0)
     (kernel,) = MakeShrinkMap().shrink(np.float32(BOX_100x20))
@@ -50,7 +50,7 @@ def test_100x20_box_gives_86x6_kernel_and_7px_border() -> None:
 
 
 def _reference_distance(xs: np.ndarray, ys: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-    """DBNet's per-edge formula written out directly (fact sheet §5.7), float64."""
+    """DBNet's per-edge formula written out directly (distance from each pixel to the polygon edge), float64."""
     d1 = (xs - p1[0]) ** 2 + (ys - p1[1]) ** 2
     d2 = (xs - p2[0]) ** 2 + (ys - p2[1]) ** 2
     s = (p1[0] - p2[0]) ** 2 + (p1[1] - p2[1]) ** 2

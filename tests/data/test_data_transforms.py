@@ -1,5 +1,5 @@
 """Transforms: imgaug-equivalent IaaAugment, the fused warp vs step-by-step resampling, crop, normalise,
-DetResizeForTest sizes (fact sheet §5.10), CopyPaste, DecodeImage, KeepKeys, build_transforms."""
+DetResizeForTest sizes (PaddleOCR's rounding to multiples of 32), CopyPaste, DecodeImage, KeepKeys, build_transforms."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_normalize_lut_is_bit_identical_to_formula() -> None:
 
 
 RESIZE_CASES = [
-    # (src h, w), eval default (736, min), inference (960, max): fact sheet §5.10
+    # (src h, w), eval default (736, min), inference (960, max): PaddleOCR's DetResizeForTest defaults
     ((720, 1280), (736, 1312), (544, 960)),
     ((1080, 1920), (1088, 1920), (544, 960)),
     ((3648, 5472), (3648, 5472), (640, 960)),  # "min" never downscales

@@ -11,8 +11,9 @@ import paddle
 import pytest
 from infer_fixtures import config, random_weights
 
+from det_model.cli import main
 from det_model.export import export_model
-from det_model.inference import ImageError, TextDetector, infer_command, read_image
+from det_model.inference import ImageError, TextDetector, read_image
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 
@@ -78,6 +79,11 @@ def test_sixteen_bit_values_are_scaled_not_clipped(tmp_path):
     assert int(read_image(tmp_path / "deep.png")[0, 0, 0]) == 40000 >> 8
 
 
+def infer(model_dir, image, out) -> int:
+    """`det-model infer` with its default settings; the exit code."""
+    return main(["infer", "--model-dir", str(model_dir), "--image", str(image), "--out", str(out)])
+
+
 def test_folder_with_bad_files_is_processed_to_the_end(tmp_path, model_dir):
     images = tmp_path / "images"
     images.mkdir()
@@ -85,7 +91,7 @@ def test_folder_with_bad_files_is_processed_to_the_end(tmp_path, model_dir):
         (images / name).write_bytes(data)
     (images / "notes.txt").write_text("not an image suffix: ignored")
     out = tmp_path / "out"
-    assert infer_command(model_dir, images, out) == 1  # some images failed
+    assert infer(model_dir, images, out) == 1  # some images failed
     records = {
         Path(r["image"]).name: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())
     }
@@ -104,7 +110,7 @@ def test_folder_with_bad_files_is_processed_to_the_end(tmp_path, model_dir):
 def test_single_image_succeeds(tmp_path, model_dir):
     path = tmp_path / "one.png"
     path.write_bytes(_encode(_photo(), ".png"))
-    assert infer_command(model_dir, path, tmp_path / "out") == 0
+    assert infer(model_dir, path, tmp_path / "out") == 0
 
 
 def test_detector_returns_boxes_inside_the_image(model_dir):

@@ -10,7 +10,8 @@ import pytest
 from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
 from kfp_helpers import paddleocr_tar, tiny_paddleocr_files
 
-from components import stage
+from components import overrides, summary, training
+from components.settings import TrainSettings
 from components.evaluate import evaluate
 from components.fetch_hiertext import fetch_hiertext
 from components.train_dml_teacher import train_dml_teacher
@@ -21,7 +22,7 @@ def artifact(cls: type, path: Path):
     return cls(uri=str(path))
 
 
-def settings(data_dir: str, **kw: object) -> stage.TrainSettings:
+def settings(data_dir: str, **kw: object) -> TrainSettings:
     base = dict(
         config_name="ch_PP-OCRv3_det_dml.yml",
         dataset_dir=data_dir,
@@ -35,7 +36,7 @@ def settings(data_dir: str, **kw: object) -> stage.TrainSettings:
         gpus=0,
         use_amp=False,
     )
-    return stage.TrainSettings(**(base | kw))
+    return TrainSettings(**(base | kw))
 
 
 def test_fetch_component_writes_dataset_and_counts(tmp_path: Path) -> None:
@@ -54,7 +55,8 @@ def test_overrides_are_accepted_by_the_loader(config_name: str, tmp_path: Path) 
     if config_name.endswith("cml.yml"):
         pretrained["Teacher"] = "/w/dml_teacher"
     s = settings("/data/ds", config_name=config_name, pretrained=pretrained, overrides=["Global.seed=7"])
-    cfg = load_config(config_path(config_name), stage.training_overrides(s, tmp_path / "ck"))
+    recipe = load_config(config_path(config_name))
+    cfg = load_config(config_path(config_name), overrides.training_overrides(s, recipe, tmp_path / "ck"))
     crop = next(t for t in cfg.Train.dataset.transforms if type(t).__name__ == "EastRandomCropDataConfig")
     resize = next(t for t in cfg.Eval.dataset.transforms if type(t).__name__ == "DetResizeForTestConfig")
     assert tuple(crop.size) == (64, 64) and resize.limit_side_len == 96
@@ -68,7 +70,8 @@ def test_overrides_are_accepted_by_the_loader(config_name: str, tmp_path: Path) 
 def test_a_retried_step_resumes_from_latest(tmp_path: Path) -> None:
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "latest.pdparams").write_bytes(b"")
-    out = stage.training_overrides(settings("/d"), tmp_path / "ck")
+    recipe = load_config(config_path("ch_PP-OCRv3_det_dml.yml"))
+    out = overrides.training_overrides(settings("/d"), recipe, tmp_path / "ck")
     assert f"Global.checkpoints={json.dumps(str(tmp_path / 'ck' / 'latest'))}" in out
 
 
@@ -80,8 +83,8 @@ def test_summary_of_a_metrics_log(tmp_path: Path) -> None:
         {"type": "eval", "epoch": 3, "global_step": 15, "hmean": 0.1, "precision": 0.9},
     ]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    summary = stage.summarise_metrics_log(tmp_path / "metrics.jsonl")
-    assert summary == {"best_hmean": 0.4, "best_precision": 0.5, "epochs": 3.0, "steps": 15.0}
+    result = summary.summarise_metrics_log(tmp_path / "metrics.jsonl")
+    assert result == {"best_hmean": 0.4, "best_precision": 0.5, "epochs": 3.0, "steps": 15.0}
 
 
 def test_teacher_component_trains_writes_config_and_metrics(
@@ -89,7 +92,7 @@ def test_teacher_component_trains_writes_config_and_metrics(
 ) -> None:
     seen = {}
 
-    def fake_train(cfg):
+    def fake_train(cfg, evaluate):
         seen["cfg"] = cfg
         save = Path(cfg.Global.save_model_dir)
         (save / "best_accuracy.pdparams").write_bytes(b"w")
@@ -129,13 +132,13 @@ def test_teacher_component_trains_writes_config_and_metrics(
 
 
 def test_training_on_a_persistent_root_is_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_train(cfg):
+    def fake_train(cfg, evaluate):
         (Path(cfg.Global.save_model_dir) / "latest.pdparams").write_bytes(b"w")
         return SimpleNamespace(best_metrics={}, epochs=1, global_step=1)
 
     monkeypatch.setattr("det_model.training.train", fake_train)
     model = tmp_path / "model"
-    stage.train_stage(
+    training.train_stage(
         settings("/d"),
         str(model),
         str(tmp_path / "cfg.yml"),
@@ -149,7 +152,7 @@ def test_training_on_a_persistent_root_is_published(tmp_path: Path, monkeypatch:
 
 def test_multinode_needs_the_shared_pvc(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="num_nodes > 1 needs checkpoint_root under /cache"):
-        stage.train_stage(
+        training.train_stage(
             settings("/d"),
             str(tmp_path / "m"),
             str(tmp_path / "c.yml"),

@@ -137,9 +137,9 @@ def test_student_has_no_se_in_the_backbone(student: DBDetector) -> None:
     assert "stage1.0.mid_se.conv1.weight" in with_se  # the switch is what removes them
 
 
-# ------------------------------------------------------------------------------- key names (§2)
+# ------------------------------------------------------------------------------- key names
 
-# (stage, index, in, mid, out, kernel, stride) from the facts' layer table at scale 0.5.
+# (stage, index, in, mid, out, kernel, stride) from PaddleOCR's MobileNetV3 large layer table at scale 0.5.
 MOBILENET_TABLE = [
     (0, 0, 8, 8, 8, 3, 1),
     (0, 1, 8, 32, 16, 3, 2),

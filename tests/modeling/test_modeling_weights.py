@@ -1,4 +1,4 @@
-"""`.pdparams` loading: round trips, the load report, prefix handling and every error (§4.3)."""
+"""`.pdparams` loading: round trips, the load report, prefix handling and every error."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from det_model.config import config_path, load_config
-from det_model.evaluation import evaluate_command
+from det_model.evaluation import evaluate_command, evaluator
 from det_model.modeling.onnx_import import import_onnx
 from det_model.training import train
 
@@ -42,13 +42,14 @@ def test_finetuning_the_released_student_raises_train_hmean(tmp_path: Path) -> N
             "Global.use_gpu=false", "Eval.loader.num_workers=0"]
     recipe = config_path("ch_PP-OCRv3_det_student.yml")
     before = evaluate_command(load_config(recipe, data + [f"Global.pretrained_model={weights}"]), tmp_path / "before")
-    result = train(load_config(recipe, data + [
+    cfg = load_config(recipe, data + [
         f"Global.pretrained_model={weights}", f"Global.save_model_dir={tmp_path / 'ft'}",
         "Global.epoch_num=30", "Global.eval_batch_step=[0, 30]", "Global.print_batch_step=10",
         "Optimizer.lr.learning_rate=0.0005", "Optimizer.lr.warmup_epoch=1",
         "Train.dataset.transforms.3.EastRandomCropData.size=[640, 640]",
         "Train.loader.batch_size_per_card=4", "Train.loader.num_workers=2",
-    ]))
+    ])
+    result = train(cfg, evaluate=evaluator(cfg))
     after = evaluate_command(load_config(recipe, data + [f"Global.checkpoints={tmp_path / 'ft' / 'best_accuracy'}"]),
                              tmp_path / "after")
     record = {"before": before["hmean"], "after": after["hmean"], "steps": result.global_step}

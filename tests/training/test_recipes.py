@@ -14,6 +14,7 @@ import paddle
 import pytest
 
 from det_model.config import config_path, load_config
+from det_model.evaluation import evaluator
 from det_model.modeling.weights import load_params_file
 from det_model.training import TrainingDivergedError, extract_params, train
 from training_fixtures import tiny_overrides
@@ -24,7 +25,8 @@ CHECKPOINT_FILES = {f"{p}.{s}" for p in ("best_accuracy", "latest") for s in ("p
 def _train(recipe: str, tiny_data, save_dir: Path, *extra: str, epochs: int = 1):
     data_dir, label = tiny_data
     overrides = tiny_overrides(data_dir, label, save_dir, recipe=recipe, epochs=epochs) + list(extra)
-    return train(load_config(config_path(f"ch_PP-OCRv3_det_{recipe}.yml"), overrides))
+    cfg = load_config(config_path(f"ch_PP-OCRv3_det_{recipe}.yml"), overrides)
+    return train(cfg, evaluate=evaluator(cfg))
 
 
 def test_student_recipe_writes_paddleocr_layout(tiny_data, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from det_model.config import config_path, load_config
+from det_model.evaluation import evaluator
 from det_model.modeling.weights import load_params_file
 from det_model.training import train
 from training_fixtures import tiny_overrides
@@ -16,7 +17,8 @@ from training_fixtures import tiny_overrides
 def _train(tiny_data, save_dir: Path, *extra: str, epochs: int):
     data_dir, label = tiny_data
     overrides = tiny_overrides(data_dir, label, save_dir, recipe="student", epochs=epochs) + list(extra)
-    return train(load_config(config_path("ch_PP-OCRv3_det_student.yml"), overrides))
+    cfg = load_config(config_path("ch_PP-OCRv3_det_student.yml"), overrides)
+    return train(cfg, evaluate=evaluator(cfg))
 
 
 def test_best_accuracy_at_an_epoch_end_resumes_with_the_next_epoch(tiny_data, tmp_path: Path) -> None:
