@@ -28,7 +28,7 @@ def released_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def panorama(seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """White 10000x200 with black words (4-9 letters, ~40 px tall) 150-300 px apart; their boxes."""
+    """White 10000x200 with black words (4-9 letters, ~40 px tall) 40-80 px apart; their boxes."""
     rng = np.random.default_rng(seed)
     image = np.full((200, 10000, 3), 255, np.uint8)
     words, x = [], 60
@@ -41,7 +41,7 @@ def panorama(seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int, int, int]]
         y = int(rng.integers(60, 160))
         cv2.putText(image, word, (x, y), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
         words.append((x, y - h, x + w, y))
-        x += w + int(rng.integers(150, 300))
+        x += w + int(rng.integers(40, 80))
 
 
 def _boxes(detections) -> list[tuple[int, int, int, int]]:
@@ -49,8 +49,11 @@ def _boxes(detections) -> list[tuple[int, int, int, int]]:
             for b in detections.boxes]
 
 
-def _covers(box, word) -> bool:
-    return box[0] <= word[0] + 4 and box[2] >= word[2] - 4 and box[1] <= word[1] + 6 and box[3] >= word[3] - 6
+def _iou(a, b) -> float:
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union else 0.0
 
 
 def test_panorama_words_are_one_box_each_when_sliced(released_folder: Path) -> None:
@@ -60,9 +63,10 @@ def test_panorama_words_are_one_box_each_when_sliced(released_folder: Path) -> N
     found = _boxes(TextDetector(released_folder)(image))
     widest = max(w[2] - w[0] for w in words)
     assert all(b[2] - b[0] <= widest + 60 for b in found)  # no box spans two words
-    matched = [[b for b in found if _covers(b, word)] for word in words]
+    matched = [[b for b in found if _iou(b, word) > 0.5] for word in words]
     assert sum(len(m) == 1 for m in matched) >= 0.9 * len(words), (len(words), found)
     assert len(found) <= len(words) + 2
 
+    # Resized whole (960x19 -> 960x32) the same words merge (measured: 17 boxes for 38 words, up to 927 px wide).
     whole = _boxes(TextDetector(released_folder, slice_long_images=False)(image))
-    assert max((b[2] - b[0] for b in whole), default=0) > 2 * widest or len(whole) < 0.5 * len(words)
+    assert max((b[2] - b[0] for b in whole), default=0) > 2 * widest
