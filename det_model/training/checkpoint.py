@@ -1,9 +1,10 @@
 """PaddleOCR's checkpoint layout: `<dir>/<prefix>.{pdparams,pdopt,states}`, written atomically.
 
 `.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it,
-plus (ours) "epoch_step", "elapsed_s", "log_sizes" and "loss_window". Unlike PaddleOCR, resuming restores `global_step` and the
-position inside the epoch too, so a resumed run trains exactly the steps an uninterrupted run would (a
-`best_accuracy` written mid-epoch resumes mid-epoch) and rewinds metrics.jsonl / train.log to the checkpoint.
+plus (ours) "epoch_step", "elapsed_s", "log_sizes" and "loss_window". Unlike PaddleOCR, resuming restores
+`global_step` and the position inside the epoch too, so a resumed run trains exactly the steps an
+uninterrupted run would (a `best_accuracy` written mid-epoch resumes mid-epoch) and rewinds metrics.jsonl /
+train.log to the checkpoint.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ dist is DBNet's point-to-edge distance (quirk kept: the triangle height, replace
 distance where the angle at the pixel is acute). `threshold_map = canvas (thresh_max - thresh_min) + thresh_min`.
 
 Distances are computed in float64 from the float32 polygon, as PaddleOCR does (its pixel grid comes from
-np.linspace, float64; only the squared edge length stays float32): a pixel lying exactly on an edge can give a tiny negative sin^2 and a NaN distance, and
-such a pixel keeps its previous canvas value (np.fmax skips NaN) at the same pixels as in PaddleOCR; in float32
-those pixels differ. Each edge's distance / D is clipped and stored in float32 as PaddleOCR's distance_map, so
+np.linspace, float64; only the squared edge length stays float32): a pixel lying exactly on an edge can give
+a tiny negative sin^2 and a NaN distance, and such a pixel keeps its previous canvas value (np.fmax skips NaN)
+at the same pixels as in PaddleOCR; in float32 those pixels differ. Each edge's distance / D is clipped and stored in float32 as PaddleOCR's distance_map, so
 the threshold map is the same bit for bit (tests/data/test_data_targets.py checks it against a per-edge
 float64 reference on polygons with pixels on their edges).
 
