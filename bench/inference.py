@@ -87,15 +87,16 @@ def export_in_subprocess(work: Path, notes: list[str], with_pir: bool = False, o
 
 def paddle_runner(folder: Path, mkldnn: bool | None) -> Callable[[np.ndarray], np.ndarray]:
     """A paddle.inference predictor on CPU with THREADS math threads; mkldnn None = what `det-model infer`
-    uses (det_model.inference.TextDetector's predictor settings)."""
+    uses (det_model.inference.detector.TextDetector's predictor settings)."""
     if mkldnn is None:
-        from det_model.inference import TextDetector, run_predictor
+        from det_model.inference.detector import TextDetector
+        from det_model.inference.predictor import run_predictor
 
         predictor = TextDetector(folder, cpu_threads=THREADS).predictor
         return lambda x: run_predictor(predictor, x)
     from paddle import inference
 
-    from det_model.inference import model_files
+    from det_model.inference.predictor import model_files
 
     config = inference.Config(*(str(path) for path in model_files(folder)))
     config.disable_gpu()
@@ -135,7 +136,7 @@ def build_runners(options: BenchOptions, inputs: list, notes: list[str]) -> dict
     folder = export_in_subprocess(options.work_dir / "inference_student", notes)
     pir_folder = export_in_subprocess(options.work_dir / "inference_student_pir", notes, with_pir=True, onnx=False)
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = {"onnxruntime, released ONNX": ort_runner(RELEASED_ONNX)}
-    if importlib.util.find_spec("det_model.inference") is not None:
+    if importlib.util.find_spec("det_model.inference.detector") is not None:
         runners["paddle.inference, det-model infer settings"] = paddle_runner(folder, None)
         runners["paddle.inference, det-model infer settings, PIR export"] = paddle_runner(pir_folder, None)
     else:

@@ -28,13 +28,13 @@ def evaluate(
     from components.overrides import inference_overrides
     from components.report import publish_results, write_report
     from det_model.config import load_config
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
     from det_model.training.history import METRICS_LOG
 
     recipe = load_config(config.path)
     cfg = load_config(config.path, inference_overrides(recipe, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
-    result = evaluate_command(cfg, work)
+    result = evaluate_checkpoint(cfg, work)
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
     for key, value in scalars.items():
         metrics.log_metric(key, value)

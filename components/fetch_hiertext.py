@@ -24,7 +24,7 @@ def fetch_hiertext(
     import logging
     from pathlib import Path
 
-    from det_model.data.fetch import fetch_dataset
+    from det_model.data.fetch.layout import fetch_dataset
 
     logging.basicConfig(level=logging.INFO)
     result = fetch_dataset(

@@ -10,7 +10,7 @@ from typing import Optional
 from components.settings import TrainSettings
 from det_model.config import DetConfig
 from det_model.config.schema import DetResizeForTestConfig, EastRandomCropDataConfig
-from det_model.data.fetch import EVAL_LABEL, TRAIN_LABEL
+from det_model.data.fetch.layout import EVAL_LABEL, TRAIN_LABEL
 from det_model.device import has_gpu
 from det_model.training.checkpoint import BEST, LATEST
 
@@ -23,7 +23,7 @@ def yaml_value(value: object) -> str:
 
 
 def dataset_overrides(data_dir: str) -> list[str]:
-    """Point Train and Eval at the Dataset artifact of fetch_hiertext (det_model.data.fetch layout)."""
+    """Point Train and Eval at the Dataset artifact of fetch_hiertext (det_model.data.fetch.layout)."""
     return [
         f"Train.dataset.data_dir={yaml_value(data_dir)}",
         f"Train.dataset.label_file_list={yaml_value([f'{data_dir}/{TRAIN_LABEL}'])}",

@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from det_model.data.fetch import EVAL_LABEL
+from det_model.data.fetch.layout import EVAL_LABEL
 from det_model.data.label_file import IGNORE_TRANSCRIPTIONS
 from det_model.evaluation import PREDICTIONS_FILE
 
@@ -85,7 +85,7 @@ def publish_results(results_uri: str, run_id: str, files: dict[str, Path]) -> No
     parts = urllib.parse.urlsplit(results_uri)
     present = {name: path for name, path in files.items() if path.exists()}
     if parts.scheme == "s3":
-        from det_model.data.fetch import minio_client_from_env
+        from det_model.data.fetch.transport import minio_client_from_env
 
         client = minio_client_from_env()
         prefix = parts.path.strip("/")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def fetch_pretrained(uri: str, dest: Path) -> str:
     """Fetch weights at `uri` (s3/https/file; '.pdparams' optional) and return the PaddleOCR path prefix."""
-    from det_model.data.fetch import fetch_file
+    from det_model.data.fetch.transport import fetch_file
 
     if not uri:
         return ""

@@ -80,11 +80,11 @@ def _relaunch_distributed(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from det_model.evaluation import evaluate_command
+    from det_model.evaluation import evaluate_checkpoint
 
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else Path(cfg.Global.save_model_dir)
-    metrics = evaluate_command(cfg, out_dir)
+    metrics = evaluate_checkpoint(cfg, out_dir)
     print(", ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
     return 0
 
@@ -99,7 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """Exit code 1 when any image failed (each failure is in summary.json)."""
-    from det_model.inference import RESULTS_FILE, SUMMARY_FILE, infer_images
+    from det_model.inference.detector import RESULTS_FILE, SUMMARY_FILE, infer_images
 
     summary = infer_images(
         args.model_dir,
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_commands(sub)
     _add_infer(sub)
     _add_weight_tools(sub)
-    from det_model.data.commands import add_data_parser
+    from det_model.cli_data import add_data_parser
 
     add_data_parser(sub)
     return parser

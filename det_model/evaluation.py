@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 
-__all__ = ["build_metric", "evaluate_command", "evaluator", "run_evaluation"]
+__all__ = ["build_metric", "evaluate_checkpoint", "evaluator", "run_evaluation"]
 
 
 def _as_numpy(value: Any) -> Any:
@@ -148,7 +148,7 @@ def evaluator(cfg: DetConfig) -> Callable[[paddle.nn.Layer, Iterable[Mapping[str
     return evaluate
 
 
-def evaluate_command(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
+def evaluate_checkpoint(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
     """`det-model eval`: build, load weights, evaluate `cfg.Eval`; returns the metrics, also written to
     out_dir/metrics.json (with the weights, config and device used)."""
     from det_model.data.dataset import build_dataloader

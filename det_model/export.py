@@ -143,7 +143,7 @@ def check_parity(detector: nn.Layer, wrapper: ProbabilityMap, folder: Path) -> f
     """Max |P_exported - P_dygraph| on a fixed random input. RuntimeError when the program differs from the
     eager `wrapper` it was traced from by more than PARITY_TOLERANCE, or from the training-form `detector`
     by more than DEPLOY_TOLERANCE."""
-    from det_model.inference import create_predictor, run_predictor
+    from det_model.inference.predictor import create_predictor, run_predictor
 
     x = np.random.default_rng(0).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
     with paddle.no_grad():
@@ -206,7 +206,7 @@ def check_onnx_parity(folder: Path, onnx_path: Path) -> float | None:
         import onnxruntime
     except ImportError:
         return None
-    from det_model.inference import create_predictor, run_predictor
+    from det_model.inference.predictor import create_predictor, run_predictor
 
     x = np.random.default_rng(1).standard_normal(PARITY_INPUT_SHAPE).astype(np.float32)
     options = onnxruntime.SessionOptions()

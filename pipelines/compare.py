@@ -71,7 +71,8 @@ def load_remote_run(client: Any, run_id: str, results_uri: str = "") -> RunRecor
     params = dict(getattr(run.runtime_config, "parameters", None) or {}) if run.runtime_config else {}
     record = RunRecord(name=run.display_name or run_id, parameters=params, state=str(run.state or ""))
     if results_uri:
-        from det_model.data.fetch import FetchError, fetch_file
+        from det_model.data.fetch.errors import FetchError
+        from det_model.data.fetch.transport import fetch_file
 
         work = Path(tempfile.mkdtemp(prefix="compare-"))
         base = f"{results_uri.rstrip('/')}/{run_id}"

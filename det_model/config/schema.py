@@ -515,5 +515,13 @@ COMPATIBILITY_ONLY: dict[type, dict[str, str]] = {
         "to_static": IGNORED,
         "use_sync_bn": "SyncBatchNorm is not implemented: BN statistics would differ from a synced run",
     },
-    DistillationDMLLossConfig: {"dis_head": IGNORED},
+    # `key` picks an entry of a sub-model's output dict in PaddleOCR ("maps", "head_out"); our sub-models
+    # return one named DBMaps, so there is nothing to pick (PaddleOCR's DistillationDBPostProcess never reads
+    # it either).
+    DistillationDMLLossConfig: {"dis_head": IGNORED, "key": INFORMATIONAL},
+    DistillationDBLossConfig: {"key": INFORMATIONAL},
+    # DilaDB has no threshold-map term (the teacher gives no threshold target): beta weights nothing, as in
+    # PaddleOCR, which also accepts and drops it.
+    DistillationDilaDBLossConfig: {"key": INFORMATIONAL, "beta": IGNORED},
+    DistillationDBPostProcessConfig: {"key": INFORMATIONAL},
 }

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from det_model.data.commands import add_data_parser
+from det_model.cli_data import add_data_parser
 from det_model.data.inspect_labels import inspect_label_file
 from det_model.data.label_file import read_label_file
 from det_model.data.sources.hiertext import convert_hiertext

@@ -13,7 +13,8 @@ from infer_fixtures import config, random_weights
 
 from det_model.cli import main
 from det_model.export import export_model
-from det_model.inference import ImageError, TextDetector, read_image
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import ImageError, read_image
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 

@@ -11,7 +11,7 @@ import yaml
 from infer_fixtures import config, random_weights
 
 from det_model.export import export_model
-from det_model.inference import create_predictor, run_predictor
+from det_model.inference.predictor import create_predictor, run_predictor
 from det_model.modeling import build_model, load_weights
 from det_model.modeling.backbones.mobilenet_v3 import ResidualUnit
 

@@ -1,7 +1,8 @@
 """End to end with the released PP-OCRv3 weights on the 13 ICDAR2015 sample photos, all in our code.
 
-Our path: import the released ONNX into the student (`import_onnx`), then `evaluate_command` with the student
-recipe (PaddleOCR's eval settings: DetResizeForTest 736 / "min", DBPostProcess 0.3 / 0.6 / 1.5, DetMetric).
+Our path: import the released ONNX into the student (`import_onnx`), then `evaluate_checkpoint` with the
+student recipe (PaddleOCR's eval settings: DetResizeForTest 736 / "min", DBPostProcess 0.3 / 0.6 / 1.5,
+DetMetric).
 Independent path, PaddleOCR-style: onnxruntime runs the released ONNX file directly on images resized and
 normalised by the few lines below, then the same DBPostProcess and DetMetric. The two must agree exactly.
 
@@ -20,9 +21,11 @@ import numpy as np
 import pytest
 from infer_fixtures import RELEASED_ONNX, SAMPLE_DIR, config
 
-from det_model.evaluation import evaluate_command
+from det_model.evaluation import evaluate_checkpoint
 from det_model.export import export_model
-from det_model.inference import TextDetector, create_predictor, read_image, run_predictor
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import read_image
+from det_model.inference.predictor import create_predictor, run_predictor
 from det_model.metrics import DetMetric
 from det_model.modeling.onnx_import import import_onnx
 from det_model.postprocess import DBPostProcess
@@ -89,7 +92,7 @@ def _independent_metrics(label_file: Path) -> dict:
 
 @pytest.mark.parametrize("split", sorted(SPLITS))
 def test_released_weights_eval_matches_independent_evaluation(workdir, split):
-    ours = evaluate_command(_eval_config(workdir, split), workdir / split)
+    ours = evaluate_checkpoint(_eval_config(workdir, split), workdir / split)
     independent = _independent_metrics(workdir / f"{split}.txt")
     assert ours["images"] == SPLITS[split]
     assert {k: ours[k] for k in COUNT_KEYS} == {k: independent[k] for k in COUNT_KEYS}

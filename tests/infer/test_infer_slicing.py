@@ -57,7 +57,7 @@ def _iou(a, b) -> float:
 
 
 def test_panorama_words_are_one_box_each_when_sliced(released_folder: Path) -> None:
-    from det_model.inference import TextDetector
+    from det_model.inference.detector import TextDetector
 
     image, words = panorama()
     found = _boxes(TextDetector(released_folder)(image))

@@ -190,7 +190,7 @@ def test_evaluate_component_logs_metrics_and_writes_a_report(
         )
         return {"precision": 1.0, "recall": 0.5, "hmean": 2 / 3, "images": 1}
 
-    monkeypatch.setattr("det_model.evaluation.evaluate_command", fake_eval)
+    monkeypatch.setattr("det_model.evaluation.evaluate_checkpoint", fake_eval)
     metrics, report = artifact(Metrics, tmp_path / "metrics"), artifact(HTML, tmp_path / "report")
     evaluate.python_func(
         dataset=artifact(Dataset, dataset),

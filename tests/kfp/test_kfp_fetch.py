@@ -1,4 +1,4 @@
-"""det_model.data.fetch against real servers on loopback: moto (S3 protocol) and a flaky HTTP server."""
+"""det_model.data.fetch (transport, archive, layout) against loopback servers: moto (S3) and a flaky HTTP server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import pytest
 from kfp_helpers import label_line, paddleocr_tar, tiny_paddleocr_files
 from minio import Minio
 
-from det_model.data.fetch import FetchError, UnsafeArchiveError, fetch_dataset, fetch_file, safe_extract
+from det_model.data.fetch.archive import safe_extract
+from det_model.data.fetch.errors import FetchError, UnsafeArchiveError
+from det_model.data.fetch.layout import fetch_dataset
+from det_model.data.fetch.transport import fetch_file
 
 
 def put(endpoint: str, bucket: str, key: str, data: bytes) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from det_model.config import config_path, load_config
-from det_model.evaluation import evaluate_command, evaluator
+from det_model.evaluation import evaluate_checkpoint, evaluator
 from det_model.modeling.onnx_import import import_onnx
 from det_model.training import train
 
@@ -41,7 +41,8 @@ def test_finetuning_the_released_student_raises_train_hmean(tmp_path: Path) -> N
             f"Eval.dataset.data_dir={SAMPLE}", f"Eval.dataset.label_file_list=[{label}]",
             "Global.use_gpu=false", "Eval.loader.num_workers=0"]
     recipe = config_path("ch_PP-OCRv3_det_student.yml")
-    before = evaluate_command(load_config(recipe, data + [f"Global.pretrained_model={weights}"]), tmp_path / "before")
+    pretrained = load_config(recipe, data + [f"Global.pretrained_model={weights}"])
+    before = evaluate_checkpoint(pretrained, tmp_path / "before")
     cfg = load_config(recipe, data + [
         f"Global.pretrained_model={weights}", f"Global.save_model_dir={tmp_path / 'ft'}",
         "Global.epoch_num=30", "Global.eval_batch_step=[0, 30]", "Global.print_batch_step=10",
@@ -50,8 +51,8 @@ def test_finetuning_the_released_student_raises_train_hmean(tmp_path: Path) -> N
         "Train.loader.batch_size_per_card=4", "Train.loader.num_workers=2",
     ])
     result = train(cfg, evaluate=evaluator(cfg))
-    after = evaluate_command(load_config(recipe, data + [f"Global.checkpoints={tmp_path / 'ft' / 'best_accuracy'}"]),
-                             tmp_path / "after")
+    tuned = load_config(recipe, data + [f"Global.checkpoints={tmp_path / 'ft' / 'best_accuracy'}"])
+    after = evaluate_checkpoint(tuned, tmp_path / "after")
     record = {"before": before["hmean"], "after": after["hmean"], "steps": result.global_step}
     print("fine-tune result:", json.dumps(record))
     assert after["hmean"] > before["hmean"], record

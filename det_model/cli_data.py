@@ -1,4 +1,4 @@
-"""`det-model data convert | inspect | synth` (argparse; registered by det_model/cli.py)."""
+"""`det-model data convert | inspect | synth`: argparse and printing (registered by det_model/cli.py)."""
 
 from __future__ import annotations
 

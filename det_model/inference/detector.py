@@ -2,8 +2,9 @@
 
 PaddleOCR `tools/infer/predict_det.py` (`TextDetector`): DetResizeForTest (960 / "max" by default),
 NormalizeImage, the predictor, DBPostProcess, then `filter_tag_det_res` (clockwise order, clip to the image,
-drop boxes with a side <= 3 px). Images are read as BGR uint8 whatever they hold (grayscale, alpha, 16 bit);
-a file that cannot be read is reported and the rest of the folder is still processed.
+drop boxes with a side <= 3 px). `infer_images` runs it over one image or a folder: a file that cannot be
+read is reported and the rest of the folder is still processed. The predictor lives in
+`det_model.inference.predictor`, image decoding and drawing in `det_model.inference.images`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import numpy as np
 import yaml
 
 from det_model.data.transforms import DetResizeForTest, NormalizeImage
+from det_model.inference.images import ImageError, draw_detections, list_images, read_image
+from det_model.inference.predictor import MODEL_PREFIX, create_predictor, run_predictor
 from det_model.postprocess import DBPostProcess, Detections, filter_det_boxes
 from det_model.postprocess.slicing import detect_sliced, needs_slicing
 from det_model.progress import progress
 
 logger = logging.getLogger(__name__)
 
-MODEL_PREFIX = "inference"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm")
 # A DB map costs ~4 bytes x 100 per input pixel in the network; refuse inputs a "min" limit blows up.
 MAX_INPUT_PIXELS = 4096 * 4096
 # PaddleOCR inference defaults (tools/infer/utility.py) when the folder has no inference.yml.
@@ -36,121 +37,7 @@ SUMMARY_FILE = "summary.json"
 DRAWN_DIR = "drawn"
 
 
-class ImageError(ValueError):
-    """An input image that cannot be used; the message names the file."""
-
-
-# ------------------------------------------------------------------------------------------ predictor
-
-
-def model_files(model_dir: str | Path) -> tuple[Path, Path]:
-    """(program, params) of an inference folder: inference.json (PIR) or inference.pdmodel (old IR)."""
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"--model-dir {folder}: no such folder")
-    params = folder / f"{MODEL_PREFIX}.pdiparams"
-    for program in (folder / f"{MODEL_PREFIX}.json", folder / f"{MODEL_PREFIX}.pdmodel"):
-        if program.is_file() and params.is_file():
-            return program, params
-    subfolders = sorted(p.name for p in folder.iterdir() if (p / f"{MODEL_PREFIX}.pdiparams").is_file())
-    hint = (
-        f"; it has sub-model folders {subfolders}: pass e.g. {folder / subfolders[0]}" if subfolders else ""
-    )
-    raise FileNotFoundError(
-        f"--model-dir {folder}: no {MODEL_PREFIX}.json (or .pdmodel) + {MODEL_PREFIX}.pdiparams{hint}"
-    )
-
-
-def require_gpu() -> None:
-    """--use-gpu is an explicit request: fail instead of printing Paddle's error and running on the CPU."""
-    import paddle
-
-    if not paddle.device.is_compiled_with_cuda():
-        raise ValueError("--use-gpu: this Paddle build has no CUDA support (paddlepaddle, not paddlepaddle-gpu); "
-                         "leave out --use-gpu to run on the CPU")
-    if paddle.device.cuda.device_count() == 0:
-        raise ValueError("--use-gpu: Paddle sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES); "
-                         "leave out --use-gpu to run on the CPU")
-
-
-def create_predictor(
-    model_dir: str | Path,
-    *,
-    cpu_threads: int = 2,
-    enable_mkldnn: bool = False,
-    use_gpu: bool = False,
-    ir_optim: bool = True,
-):
-    """A paddle.inference predictor for an exported detector, checked to map (N,3,H,W) -> (N,1,H,W).
-
-    `ir_optim=False` runs the program as saved (no operator fusion such as folding BatchNorm into the
-    convolution, which changes float rounding): what export's parity checks compare with the dygraph model.
-    """
-    from paddle import inference
-
-    if use_gpu:
-        require_gpu()
-    program, params = model_files(model_dir)
-    config = inference.Config(str(program), str(params))
-    if use_gpu:
-        config.enable_use_gpu(500, 0)
-    else:
-        config.disable_gpu()
-        if cpu_threads > 0:  # 0 keeps Paddle's default (the same kernels and summation order as dygraph)
-            config.set_cpu_math_library_num_threads(cpu_threads)
-        if enable_mkldnn:
-            config.enable_mkldnn()
-        else:  # Paddle 3.x turns oneDNN on by default for CPU
-            config.disable_mkldnn()
-    config.switch_ir_optim(ir_optim)
-    if program.suffix == ".pdmodel":  # Paddle 3.3 fails to create PIR predictors with this pass
-        config.enable_memory_optim()  # reuse intermediate buffers, as PaddleOCR's predictor does
-    config.disable_glog_info()
-    try:
-        predictor = inference.create_predictor(config)
-    except Exception as exc:  # paddle raises assorted types for unreadable programs
-        raise ValueError(
-            f"--model-dir {model_dir}: paddle.inference cannot load {program.name}: {exc}"
-        ) from exc
-    try:
-        check_detector_io(predictor, Path(model_dir))
-    except ValueError as exc:
-        if not (enable_mkldnn and not use_gpu):
-            raise
-        # Some programs hold ops oneDNN cannot run (e.g. float64 interpolate scales in Paddle 3.3).
-        logger.warning("%s: oneDNN cannot run this model (%s); using the plain CPU kernels", model_dir, exc)
-        return create_predictor(
-            model_dir, cpu_threads=cpu_threads, enable_mkldnn=False, use_gpu=False, ir_optim=ir_optim
-        )
-    return predictor
-
-
-def run_predictor(predictor, x: np.ndarray) -> np.ndarray:
-    """One forward pass: (N, 3, H, W) float32 -> the first output as numpy."""
-    handle = predictor.get_input_handle(predictor.get_input_names()[0])
-    handle.reshape(list(x.shape))
-    handle.copy_from_cpu(np.ascontiguousarray(x, dtype=np.float32))
-    predictor.run()
-    return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-
-
-def check_detector_io(predictor, folder: Path) -> None:
-    """Refuse programs that are not a DB detector: one input, one output, (1,3,32,32) -> (1,1,32,32)."""
-    inputs, outputs = predictor.get_input_names(), predictor.get_output_names()
-    what = f"--model-dir {folder}: not a DB text detector"
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"{what} (inputs {inputs}, outputs {outputs}; expected one image in, one map out)")
-    input_shape = predictor.get_input_handle(inputs[0]).shape()  # PIR programs report [0] until reshaped
-    if len(input_shape) == 4 and input_shape[1] not in (3, -1):
-        raise ValueError(f"{what} (input {inputs[0]} has shape {input_shape}; expected [N, 3, H, W])")
-    try:
-        probe = run_predictor(predictor, np.zeros((1, 3, 32, 32), np.float32))
-    except Exception as exc:  # any failure means the program is not a detector
-        raise ValueError(f"{what} (a (1, 3, 32, 32) input fails: {exc})") from exc
-    if probe.shape != (1, 1, 32, 32):
-        raise ValueError(
-            f"{what} (a (1, 3, 32, 32) input gives {list(probe.shape)}; expected [1, 1, 32, 32])"
-        )
+# ---------------------------------------------------------------------------------- inference.yml
 
 
 def read_inference_yml(folder: Path) -> dict[str, Any]:
@@ -176,52 +63,6 @@ def normalize_from_yml(data: dict[str, Any]) -> NormalizeImage:
         if isinstance(op, dict) and "NormalizeImage" in op:
             return NormalizeImage(**(op["NormalizeImage"] or {}))
     return NormalizeImage()
-
-
-# --------------------------------------------------------------------------------------------- images
-
-
-def to_bgr_uint8(image: np.ndarray, source: str = "image") -> np.ndarray:
-    """Grayscale -> BGR, alpha dropped, 16-bit scaled to 8-bit; anything else raises ImageError."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ImageError(f"{source}: unsupported pixel type {image.dtype} (expected 8- or 16-bit integers)")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    if image.ndim == 3 and image.shape[2] == 1:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
-    raise ImageError(f"{source}: unsupported image layout {image.shape}")
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode a file to BGR uint8 (EXIF orientation applied, as cv2.imread does); ImageError if unusable."""
-    path = Path(path)
-    data = path.read_bytes()
-    if not data:
-        raise ImageError(f"{path}: empty file")
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        raise ImageError(f"{path}: truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    if image is None or image.size == 0:
-        raise ImageError(f"{path}: cannot be decoded (corrupt, truncated or not an image)")
-    return to_bgr_uint8(image, str(path))
-
-
-def list_images(path: str | Path) -> list[Path]:
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not images:
-            raise FileNotFoundError(f"--image {path}: no files with suffixes {', '.join(IMAGE_SUFFIXES)}")
-        return images
-    raise FileNotFoundError(f"--image {path}: no such file or folder")
 
 
 # -------------------------------------------------------------------------------------------- detector
@@ -305,14 +146,7 @@ class TextDetector:
         return detections, {"total_ms": 1e3 * (time.perf_counter() - tick)}
 
 
-# --------------------------------------------------------------------------------------------- command
-
-
-def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
-    canvas = image.copy()
-    polygons = [np.asarray(b, np.int32).reshape(-1, 1, 2) for b in detections.boxes]
-    cv2.polylines(canvas, polygons, isClosed=True, color=(0, 255, 0), thickness=2)
-    return canvas
+# ----------------------------------------------------------------------------------------- folder runs
 
 
 def _result_record(path: Path, detections: Detections, timing: dict[str, float], hw: tuple[int, int]) -> dict:
