@@ -154,8 +154,9 @@ class Trainer:
             raise ValueError(
                 f"Architecture.Models.{name}.freeze_params is true but no weights are loaded into {name} "
                 f"(Architecture.Models.{name}.pretrained is empty): distilling from a random frozen model "
-                f"teaches nothing; set -o Architecture.Models.{name}.pretrained=<file>.pdparams (e.g. from "
-                f"det-model extract-params --prefix {name} of the DML run's best_accuracy)")
+                f"teaches nothing; set -o Architecture.Models.{name}.pretrained=<file>.pdparams (the CML "
+                "teacher is a DML run's student: det-model extract-params --prefix Student "
+                "<DML save_model_dir>/best_accuracy.pdparams <file>)")
 
     def _resumes_here(self) -> bool:
         """Resuming from a checkpoint of this save_model_dir: its logs continue (and are rewound to it)."""
