@@ -27,12 +27,12 @@ def evaluate(
 
     from components.overrides import inference_overrides
     from components.report import publish_results, write_report
-    from det_model.config import load_config
+    from det_model.config import read_config
     from det_model.evaluation import evaluate_checkpoint
     from det_model.training.history import METRICS_LOG
 
-    recipe = load_config(config.path)
-    cfg = load_config(config.path, inference_overrides(recipe, model.path, dataset.path) + overrides)
+    recipe = read_config(config.path)
+    cfg = recipe.with_overrides(inference_overrides(recipe.config, model.path, dataset.path) + overrides)
     work = Path(tempfile.mkdtemp(prefix="evaluate-"))
     result = evaluate_checkpoint(cfg, work)
     scalars = {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}

@@ -15,15 +15,15 @@ def export(model: Input[Model], config: Input[Artifact], exported: Output[Model]
     from pathlib import Path
 
     from components.overrides import inference_overrides, yaml_value
-    from det_model.config import load_config
+    from det_model.config import read_config
     from det_model.export import export_model
 
     target = Path(exported.path)
     target.mkdir(parents=True, exist_ok=True)
-    extra = inference_overrides(load_config(config.path), model.path) + [
-        f"Global.save_inference_dir={yaml_value(str(target))}"
-    ]
-    folders = export_model(load_config(config.path, extra + overrides))
+    recipe = read_config(config.path)
+    extra = inference_overrides(recipe.config, model.path)
+    extra.append(f"Global.save_inference_dir={yaml_value(str(target))}")
+    folders = export_model(recipe.with_overrides(extra + overrides))
     index = {name: str(Path(folder).relative_to(target)) for name, folder in folders.items()}
     (target / "models.json").write_text(json.dumps(index, indent=2))
     exported.metadata.update(

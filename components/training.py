@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from components.overrides import training_overrides
 from components.settings import CACHE_MOUNT, TrainSettings
 from components.summary import record_training, summarise, summarise_metrics_log
-from det_model.config import DetConfig, config_path, dump_config, load_config
+from det_model.config import DetConfig, config_path, dump_config, read_config
 from det_model.training.history import METRICS_LOG
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,11 @@ def save_dir_for(model_path: str, checkpoint_root: str, run_id: str, stage: str)
 
 
 def resolve_config(s: TrainSettings, save_dir: Path, resolved_config: Path) -> DetConfig:
-    """The recipe with the stage's overrides (the recipe is read once for the transform indices, once with
-    the overrides), written to `resolved_config`."""
-    path = config_path(s.config_name)
+    """The recipe with the stage's overrides (its values give the transform indices), written to
+    `resolved_config`. The recipe file is read once."""
+    recipe = read_config(config_path(s.config_name))
     save_dir.mkdir(parents=True, exist_ok=True)
-    cfg = load_config(path, training_overrides(s, load_config(path), save_dir))
+    cfg = recipe.with_overrides(training_overrides(s, recipe.config, save_dir))
     dump_config(cfg, resolved_config)
     return cfg
 

@@ -8,8 +8,10 @@ Overrides use PaddleOCR's `-o Section.key=value` syntax with YAML-typed values.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import importlib.resources
 import logging
 import re
 import types
@@ -24,7 +26,9 @@ from det_model.config.ranges import range_problems
 
 logger = logging.getLogger(__name__)
 
-REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "det" / "ch_PP-OCRv3"
+# The bundled recipes are package data (configs/det/ch_PP-OCRv3 in the repository links here), so a wheel
+# install finds them by name as the editable checkout does.
+RECIPES_PACKAGE, RECIPES_FOLDER = "det_model.config", "recipes"
 
 KeyPath = tuple[Union[str, int], ...]
 
@@ -357,6 +361,33 @@ class _Builder:
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> schema.DetConfig:
     """Read a PaddleOCR-schema detection config, apply `-o` overrides, and return the typed config."""
+    return _build_config(_read_file(path), overrides)
+
+
+def parse_config(text: str, *, source: str = "<string>", overrides: Sequence[str] = ()) -> schema.DetConfig:
+    return _build_config(_read_yaml(text, source), overrides)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedConfig:
+    """A config file read once: its typed `config`, and its YAML tree with each key's file:line, so that
+    `with_overrides` applies `-o` overrides later without reading the file again, with the same messages."""
+
+    config: schema.DetConfig
+    _tree: _Located = dataclasses.field(repr=False, compare=False)
+
+    def with_overrides(self, overrides: Sequence[str]) -> schema.DetConfig:
+        """`load_config(<the file>, overrides)`, from what was read."""
+        return _build_config(copy.deepcopy(self._tree), overrides)
+
+
+def read_config(path: str | Path) -> LoadedConfig:
+    """Read a config once (e.g. a recipe whose values decide the overrides to apply to it)."""
+    tree = _read_file(path)
+    return LoadedConfig(_build_config(copy.deepcopy(tree), ()), tree)
+
+
+def _read_file(path: str | Path) -> _Located:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -368,15 +399,14 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> schema.DetCo
         raise ConfigError(f"{path}: not a text (UTF-8) YAML file ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    return parse_config(text, source=str(path), overrides=overrides)
+    return _read_yaml(text, str(path))
 
 
-def parse_config(text: str, *, source: str = "<string>", overrides: Sequence[str] = ()) -> schema.DetConfig:
-    located = _read_yaml(text, source)
+def _build_config(located: _Located, overrides: Sequence[str]) -> schema.DetConfig:
     for override in overrides:
         _apply_override(located, override)
     config = _Builder(located).build(schema.DetConfig, located.data, ())
-    return dataclasses.replace(config, source=source)
+    return dataclasses.replace(config, source=located.source)
 
 
 def config_path(name: str) -> Path:
@@ -384,8 +414,9 @@ def config_path(name: str) -> Path:
     candidate = Path(name)
     if candidate.exists():
         return candidate
-    bundled = REPO_CONFIG_DIR / candidate.name
-    if bundled.exists():
+    recipes = Path(str(importlib.resources.files(RECIPES_PACKAGE) / RECIPES_FOLDER))
+    bundled = recipes / candidate.name
+    if bundled.is_file():
         return bundled
-    known = sorted(p.name for p in REPO_CONFIG_DIR.glob("*.yml"))
+    known = sorted(p.name for p in recipes.glob("*.yml"))
     raise ConfigError(f"{name}: no such config file or bundled recipe; bundled: {', '.join(known)}")
