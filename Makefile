@@ -32,8 +32,8 @@ bench: $(STAMP)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.js
 compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
 	$(PY) -m pipelines compile -o ppocrv3_det.yaml
 
-golden: $(STAMP)  ## rewrite tests/kfp/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/kfp/test_pipeline_golden.py
+golden: $(STAMP)  ## rewrite tests/pipelines/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/pipelines/test_pipeline_golden.py
 
 image:  ## build the GPU and CPU images (needs a Docker engine)
 	docker build -f docker/Dockerfile --target gpu -t $${IMAGE:-ppocrv3-det}:gpu .

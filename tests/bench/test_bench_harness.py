@@ -12,9 +12,8 @@ import pytest
 
 from bench.common import Figure, SectionResult, goal_met
 from bench.report import render
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT / ".." / "shared"
+from support.paths import REPO as REPO_ROOT
+from support.paths import SHARED
 
 
 @pytest.mark.parametrize(

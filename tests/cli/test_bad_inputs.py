@@ -12,10 +12,7 @@ from typing import Callable, Optional
 import pytest
 
 from det_model.training.target_watch import PATIENCE
-
-READ_ONLY = "/sys"  # not writable even by root (tests run as root, so chmod cannot make a read-only folder)
-RELEASED_ONNX = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "ch_PP-OCRv3_det_infer.onnx"
-from bad_input_fixtures import (
+from support.bad_inputs import (
     eval_args,
     icdar_input,
     inspect_input,
@@ -24,6 +21,24 @@ from bad_input_fixtures import (
     write_dataset,
     write_jpeg,
 )
+from support.infer_fixtures import RELEASED_ONNX
+
+READ_ONLY = "/sys"  # not writable even by root (tests run as root, so chmod cannot make a read-only folder)
+
+
+@pytest.fixture(scope="session")
+def student_weights(tmp_path_factory) -> Path:
+    """Random-init student weights: a file `eval` and `export` can load."""
+    import paddle
+
+    from det_model.config import config_path, load_config
+    from det_model.modeling import build_model
+
+    paddle.seed(0)
+    model = build_model(load_config(config_path("ch_PP-OCRv3_det_student.yml")).Architecture)
+    path = tmp_path_factory.mktemp("weights") / "student.pdparams"
+    paddle.save(model.state_dict(), str(path))
+    return path
 
 
 @dataclass(frozen=True)

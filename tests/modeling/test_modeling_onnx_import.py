@@ -16,10 +16,9 @@ from det_model.modeling.backbones.mobilenet_v3 import MobileNetV3
 from det_model.modeling.heads.db_head import DBHead
 from det_model.modeling.necks.rse_fpn import RSEFPN
 from det_model.modeling.onnx_import import build_student, execution_order, import_onnx
+from support.paths import RELEASED_ONNX, SAMPLE_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-RELEASED_ONNX = SHARED / "models" / "ch_PP-OCRv3_det_infer.onnx"
-SAMPLE_IMAGES = SHARED / "data" / "icdar2015_sample" / "images"
+SAMPLE_IMAGES = SAMPLE_DIR / "images"
 needs_released_model = pytest.mark.skipif(
     not RELEASED_ONNX.is_file(), reason=f"released PP-OCRv3 ONNX model not found at {RELEASED_ONNX}"
 )

@@ -1,4 +1,4 @@
-"""det_model.modeling.old_ir: eager mode gives the plain Paddle results (old-IR forms: tests/infer)."""
+"""det_model.modeling.old_ir: eager mode gives the plain Paddle results (old-IR forms: tests/export)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,8 @@ from det_model.config import config_path, load_config
 from det_model.evaluation import evaluate_checkpoint, evaluator
 from det_model.modeling.onnx_import import import_onnx
 from det_model.training import train
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SAMPLE = SHARED / "data" / "icdar2015_sample"
-ONNX = SHARED / "models" / "ch_PP-OCRv3_det_infer.onnx"
+from support.paths import RELEASED_ONNX as ONNX
+from support.paths import SAMPLE_DIR as SAMPLE
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,7 +17,7 @@ from det_model.config import config_path, load_config
 from det_model.evaluation import evaluator
 from det_model.modeling.weights import load_params_file
 from det_model.training import TrainingDivergedError, extract_params, train
-from training_fixtures import tiny_overrides
+from support.training_fixtures import tiny_overrides
 
 CHECKPOINT_FILES = {f"{p}.{s}" for p in ("best_accuracy", "latest") for s in ("pdparams", "pdopt", "states")}
 

@@ -11,7 +11,7 @@ from det_model.config import config_path, load_config
 from det_model.evaluation import evaluator
 from det_model.modeling.weights import load_params_file
 from det_model.training import train
-from training_fixtures import tiny_overrides
+from support.training_fixtures import tiny_overrides
 
 
 def _train(tiny_data, save_dir: Path, *extra: str, epochs: int):

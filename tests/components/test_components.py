@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
-from kfp_helpers import paddleocr_tar, tiny_paddleocr_files
+from support.kfp_helpers import paddleocr_tar, tiny_paddleocr_files
 
 from components import overrides, summary, training
 from components.settings import TrainSettings

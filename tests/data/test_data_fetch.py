@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from kfp_helpers import label_line, paddleocr_tar, tiny_paddleocr_files
+from support.kfp_helpers import label_line, paddleocr_tar, tiny_paddleocr_files
 from minio import Minio
 
 from det_model.data.fetch.archive import safe_extract

@@ -1,4 +1,5 @@
-"""Bad inputs built in code for the issue-16 table: tiny data sets, broken images and label files."""
+"""Bad inputs built in code for tests/cli/test_bad_inputs.py (issue 16's table): tiny data sets, broken
+images and label files."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from infer_fixtures import RELEASED_ONNX, config
+from support.infer_fixtures import RELEASED_ONNX, config
 
 from det_model.export import export_model
 from det_model.modeling.onnx_import import import_onnx

@@ -1,10 +1,10 @@
-"""Fixtures for the training tests."""
+"""Fixture plugin: a tiny synthetic dataset for the training tests."""
 
 from pathlib import Path
 
 import pytest
 
-from training_fixtures import write_tiny_dataset
+from support.training_fixtures import write_tiny_dataset
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import paddle
 import pytest
-from infer_fixtures import config, random_weights
+from support.infer_fixtures import config, random_weights
 
 from det_model.cli import main
 from det_model.export import export_model

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-from infer_fixtures import config, random_weights
+from support.infer_fixtures import config, random_weights
 
 from det_model.export import export_model
 from det_model.inference.predictor import create_predictor, run_predictor

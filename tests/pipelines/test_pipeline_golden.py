@@ -1,8 +1,8 @@
 """The compiled pipeline against a reviewed copy: any change of wiring, resources, defaults or component
-source shows up as a diff of tests/kfp/golden/ppocrv3_det.yaml.
+source shows up as a diff of tests/pipelines/golden/ppocrv3_det.yaml.
 
 After an intended change, regenerate the copy and review its diff with the code:
-`make golden` (or `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/kfp/test_pipeline_golden.py`).
+`make golden` (or `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/pipelines/test_pipeline_golden.py`).
 """
 
 from __future__ import annotations

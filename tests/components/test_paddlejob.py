@@ -6,7 +6,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from kfp_helpers import crd_validator
+from support.kfp_helpers import crd_validator
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 

@@ -10,9 +10,9 @@ from det_model.config import config_path, load_config
 from det_model.config.schema import DetConfig
 from det_model.modeling import build_model
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-RELEASED_ONNX = SHARED / "models" / "ch_PP-OCRv3_det_infer.onnx"
-SAMPLE_DIR = SHARED / "data" / "icdar2015_sample"
+from support.paths import RELEASED_ONNX, SAMPLE_DIR
+
+__all__ = ["RELEASED_ONNX", "SAMPLE_DIR", "config", "random_weights"]
 
 
 def config(recipe: str, *overrides: str) -> DetConfig:

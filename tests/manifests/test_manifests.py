@@ -13,7 +13,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from kfp_helpers import crd_validator
+from support.kfp_helpers import crd_validator
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from infer_fixtures import RELEASED_ONNX, SAMPLE_DIR, config
+from support.infer_fixtures import RELEASED_ONNX, SAMPLE_DIR, config
 
 from det_model.evaluation import evaluate_checkpoint
 from det_model.export import export_model

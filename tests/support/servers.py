@@ -1,4 +1,4 @@
-"""Fixtures for the Kubeflow-side tests: an S3-protocol server (moto) and a flaky HTTP server on loopback."""
+"""Fixture plugin: an S3-protocol server (moto) and a flaky HTTP server on loopback (fetch and component tests)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO / ".." / "shared"
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""Helpers and fixture plugins shared by the test folders (registered in tests/conftest.py)."""
