@@ -2,8 +2,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+ENGINE ?=
+IMAGE ?= ppocrv3-det
+TARGETS ?= cpu
 
-.PHONY: venv run test test-slow bench compile golden image clean help
+.PHONY: venv run test test-slow test-containers bench compile golden image image-base clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,9 +38,15 @@ compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
 golden: $(STAMP)  ## rewrite tests/pipelines/golden/ppocrv3_det.yaml after an intended pipeline change (review its diff)
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/pipelines/test_pipeline_golden.py
 
-image:  ## build the GPU and CPU images (needs a Docker engine)
-	docker build -f docker/Dockerfile --target gpu -t $${IMAGE:-ppocrv3-det}:gpu .
-	docker build -f docker/Dockerfile --target cpu -t $${IMAGE:-ppocrv3-det}:cpu .
+# ENGINE=podman|docker (detected when unset), IMAGE=name, TARGETS="cpu gpu" (default cpu), CPU_BASE=...
+image:  ## build the image(s) with docker or podman; prints name and size (see README, Container image)
+	ENGINE=$(ENGINE) IMAGE=$(IMAGE) TARGETS="$(TARGETS)" docker/build-image.sh
+
+image-base:  ## build the Python 3.11 bookworm base from Debian's mirror (when Docker Hub is out of reach)
+	ENGINE=$(ENGINE) docker/bootstrap-base.sh
+
+test-containers: $(STAMP)  ## engine setup (root + apt), image build, components + whole DAG in containers
+	$(PY) -m pytest -q -m containers tests/containers
 
 clean:  ## remove the virtualenv and local outputs
 	rm -rf $(VENV) local_outputs output

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", help=set_help)
     p.add_argument("--output-root", type=Path, default=Path("local_outputs"),
                    help="run folders go here (default local_outputs)")
+    p.add_argument(
+        "--runner",
+        choices=("subprocess", "docker"),
+        default="subprocess",
+        help="subprocess: tasks in this interpreter; docker: each task in a container of --image, "
+        "through the Docker API at DOCKER_HOST (docker, or podman's API service)",
+    )
+    p.add_argument("--image", help="every task's image, for --runner docker (e.g. localhost/ppocrv3-det:cpu)")
 
     p = sub.add_parser("upload", help="upload the pipeline, or a new version of it")
     p.add_argument("--host", required=True)
@@ -123,7 +131,7 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     from pipelines.params import parse_sets
     from pipelines.pipeline import ppocrv3_det
 
-    run = run_local(parse_sets(ppocrv3_det, args.sets), args.output_root)
+    run = run_local(parse_sets(ppocrv3_det, args.sets), args.output_root, args.runner, args.image)
     print(f"run folder:     {run.run_dir}")
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
