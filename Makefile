@@ -6,7 +6,7 @@ ENGINE ?=
 IMAGE ?= ppocrv3-det
 TARGETS ?= cpu
 
-.PHONY: venv run test test-slow test-containers bench compile golden image image-base clean help
+.PHONY: venv released run test test-slow test-containers bench compile golden image image-base clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project with its test extras
 
-run: $(STAMP)  ## compile the pipeline and run it locally on tiny synthetic data (CPU)
+RELEASED := .cache/released/ch_PP-OCRv3_det_infer.onnx
+
+$(RELEASED): | $(STAMP)
+	$(PY) -m pipelines fetch-released --out $@
+
+released: $(RELEASED)  ## the released PP-OCRv3 detector (ONNX) from the rapidocr-onnxruntime==1.2.3 wheel
+
+run: $(STAMP) $(RELEASED)  ## compile, then fine-tune the released detector locally on synthetic data (CPU)
 	$(PY) -m pipelines compile -o ppocrv3_det.yaml
 	$(PY) -m pipelines run-local
 
@@ -29,7 +36,7 @@ test: $(STAMP)  ## the default test suite (fast; < 15 min on 2 cores)
 test-slow: $(STAMP)  ## the long tests (training to a target hmean, end-to-end runs)
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.json
+bench: $(STAMP) $(RELEASED)  ## benchmarks; writes docs/benchmarks.md and bench/results/*.json
 	$(PY) -m bench
 
 compile: $(STAMP)  ## compile the KFP pipeline to ppocrv3_det.yaml
@@ -49,4 +56,4 @@ test-containers: $(STAMP)  ## engine setup (root + apt), image build, components
 	$(PY) -m pytest -q -m containers tests/containers
 
 clean:  ## remove the virtualenv and local outputs
-	rm -rf $(VENV) local_outputs output
+	rm -rf $(VENV) local_outputs output .cache

@@ -22,9 +22,12 @@ from bench.report import write_doc
 SECTIONS = {
     "postprocess": "bench.postprocess",
     "inference": "bench.inference",
+    "int8": "bench.int8",
+    "eval": "bench.eval",
     "data_pipeline": "bench.data_pipeline",
     "train_step": "bench.train_step",
     "pipeline_run": "bench.pipeline_run",
+    "serving": "bench.serving",
 }
 
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
+from components.recipe_inputs import pretrained_overrides
 from components.settings import TrainSettings
 from det_model.config import DetConfig
 from det_model.config.schema import DetResizeForTestConfig, EastRandomCropDataConfig
@@ -67,7 +68,7 @@ def training_overrides(s: TrainSettings, recipe: DetConfig, save_dir: Path) -> l
         f"Optimizer.lr.learning_rate={s.learning_rate}",
     ]
     out += size_overrides(recipe, s.image_size, s.eval_side_len)
-    out += [f"Architecture.Models.{name}.pretrained={yaml_value(p)}" for name, p in s.pretrained.items()]
+    out += pretrained_overrides(recipe, s.pretrained)
     if (save_dir / f"{LATEST}.pdparams").exists():  # a retried step: continue from the last saved epoch
         log.info("resuming from %s/%s", save_dir, LATEST)
         out.append(f"Global.checkpoints={yaml_value(str(save_dir / LATEST))}")

@@ -52,27 +52,67 @@ def render_sample(image_path: Path, gt: list[dict], predictions: Optional[list])
     return f"data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}" if ok else None
 
 
+def metrics_table(metrics: dict[str, float], with_start: bool) -> str:
+    """One row per metric; with starting weights, their value sits next to the trained model's."""
+    if not with_start:
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items())
+        )
+        return f"<table border='1'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+    keys = sorted(k for k in metrics if not k.startswith("start_"))
+    cells = [(k, metrics.get(f"start_{k}", float("nan")), metrics[k]) for k in keys]
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{start:.4f}</td><td>{trained:.4f}</td></tr>"
+        for k, start, trained in cells
+    )
+    return (
+        "<table border='1'><tr><th>metric</th><th>starting weights</th><th>trained</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _figure(image: Path, gt: list[dict], predictions: dict[str, list], caption: str) -> str:
+    uri = render_sample(image, gt, predictions.get(image.name))
+    return f'<figure><img src="{uri}"><figcaption>{html.escape(caption)}</figcaption></figure>' if uri else ""
+
+
 def write_report(
-    out: Path, metrics: dict[str, float], dataset_dir: Path, eval_dir: Path, num_samples: int
+    out: Path,
+    metrics: dict[str, float],
+    dataset_dir: Path,
+    eval_dir: Path,
+    num_samples: int,
+    start_dir: Optional[Path] = None,
 ) -> None:
+    """HTML: the metrics table and `num_samples` held-out images with detections (start | trained with
+    `start_dir`, the evaluation folder of the starting weights)."""
     predictions = load_predictions(eval_dir)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(metrics.items()))
-    figures = []
+    start = load_predictions(start_dir) if start_dir else None
+    rows = []
     lines = (dataset_dir / EVAL_LABEL).read_text(encoding="utf-8").splitlines()
     for line in lines[:num_samples]:
         name, _, boxes = line.partition("\t")
-        uri = render_sample(dataset_dir / name, json.loads(boxes), predictions.get(Path(name).name))
-        if uri:
-            figures.append(f'<figure><img src="{uri}"><figcaption>{html.escape(name)}</figcaption></figure>')
+        gt = json.loads(boxes)
+        cells = []
+        if start is not None:
+            cells.append(_figure(dataset_dir / name, gt, start, f"{name}: starting weights"))
+        cells.append(_figure(dataset_dir / name, gt, predictions, f"{name}: trained"))
+        rows.append(f"<div style='display:flex;gap:8px'>{''.join(cells)}</div>")
     note = (
         "" if predictions else "<p>No per-image predictions were written; samples show ground truth only.</p>"
+    )
+    heading = (
+        "<p>Starting weights (what the students started from) and the trained student, on the same held-out "
+        "images with the same settings.</p>"
+        if start is not None
+        else "<p>No starting weights were given: the students started from random initialisation.</p>"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         "<html><head><meta charset='utf-8'><title>PP-OCRv3 det evaluation</title></head><body>"
-        f"<h2>Evaluation</h2><table border='1'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+        f"<h2>Evaluation</h2>{heading}{metrics_table(metrics, start is not None)}"
         "<p>green: ground truth, grey: don't care (###), red: detections</p>"
-        f"{note}{''.join(figures)}</body></html>",
+        f"{note}{''.join(rows)}</body></html>",
         encoding="utf-8",
     )
 

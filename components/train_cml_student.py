@@ -1,6 +1,6 @@
-"""train_cml_student: Dataset + DML teacher params -> CML student checkpoints + Metrics + resolved config."""
+"""train_cml_student: Dataset (+ teacher weights) -> student checkpoints (CML or the plain student recipe)."""
 
-from typing import List
+from typing import List, Optional
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
@@ -11,7 +11,6 @@ from components.image import BASE_IMAGE
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def train_cml_student(
     dataset: Input[Dataset],
-    teacher_params: Input[Model],
     model: Output[Model],
     metrics: Output[Metrics],
     resolved_config: Output[Artifact],
@@ -32,15 +31,24 @@ def train_cml_student(
     cache_pvc: str,
     run_id: str,
     image: str,
+    recipe: str = "full",
+    teacher_pretrained_uri: str = "",
+    teacher_params: Optional[Input[Model]] = None,
 ):
-    """Train Student/Student2 (MobileNetV3 + RSEFPN) with CML against the frozen DML teacher."""
+    """Train Student/Student2 with CML against a frozen teacher, or the plain student (student recipe config).
+
+    The teacher is the extracted DML teacher (`teacher_params`) or `teacher_pretrained_uri` (cml-finetune).
+    """
     import logging
     from pathlib import Path
 
-    from components.training import fetch_pretrained, train_component
+    from components.recipe_inputs import check_recipe, resolve_stage_pretrained, student_stage_sources
+    from components.training import train_component
 
     logging.basicConfig(level=logging.INFO)
-    weights = fetch_pretrained(pretrained_uri, Path(model.path).parent / "pretrained")
-    pretrained = {n: weights for n in ("Student", "Student2") if weights}
-    pretrained["Teacher"] = str(Path(teacher_params.path) / "dml_teacher")
+    check_recipe(recipe)
+    teacher_dir = teacher_params.path if teacher_params is not None else ""
+    sources = student_stage_sources(config_name, pretrained_uri, teacher_pretrained_uri, teacher_dir)
+    pretrained = resolve_stage_pretrained(config_name, sources, Path(model.path).parent / "pretrained")
     train_component("cml-student", locals(), pretrained)
+    model.metadata["recipe"] = recipe

@@ -31,14 +31,18 @@ def train_dml_teacher(
     cache_pvc: str,
     run_id: str,
     image: str,
+    recipe: str = "full",
 ):
     """Train Student and Student2 (ResNet50_vd + LKPAN) with DML; resumes from `latest` on a retried step."""
     import logging
     from pathlib import Path
 
-    from components.training import fetch_pretrained, train_component
+    from components.recipe_inputs import check_teacher_inputs, resolve_stage_pretrained
+    from components.training import train_component
 
     logging.basicConfig(level=logging.INFO)
-    weights = fetch_pretrained(pretrained_uri, Path(model.path).parent / "pretrained")
-    pretrained = {n: weights for n in ("Student", "Student2") if weights}
+    check_teacher_inputs(recipe, pretrained_uri)
+    # Both DML models start from the part of `pretrained_uri` that fits them (a distill checkpoint's Teacher).
+    sources = {n: pretrained_uri for n in ("Student", "Student2") if pretrained_uri}
+    pretrained = resolve_stage_pretrained(config_name, sources, Path(model.path).parent / "pretrained")
     train_component("dml-teacher", locals(), pretrained)

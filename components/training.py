@@ -23,18 +23,6 @@ from det_model.training.history import METRICS_LOG
 log = logging.getLogger(__name__)
 
 
-
-def fetch_pretrained(uri: str, dest: Path) -> str:
-    """Fetch weights at `uri` (s3/https/file; '.pdparams' optional) and return the PaddleOCR path prefix."""
-    from det_model.data.fetch.transport import fetch_file
-
-    if not uri:
-        return ""
-    if not uri.endswith(".pdparams"):
-        uri = f"{uri}.pdparams"  # PaddleOCR style: a path prefix without the suffix
-    return str(fetch_file(uri, dest).with_suffix(""))
-
-
 def save_dir_for(model_path: str, checkpoint_root: str, run_id: str, stage: str) -> Path:
     """Where training writes: a persistent folder (a PVC) when given, so retried pods find `latest`."""
     if checkpoint_root:
@@ -62,9 +50,10 @@ def run_training(s: TrainSettings, save_dir: Path, resolved_config: Path) -> dic
         subprocess.run(cmd, check=True)
         return summarise_metrics_log(save_dir / METRICS_LOG)
     from det_model.evaluation import evaluator
+    from det_model.program_eval import forward_builder
     from det_model.training import train
 
-    result = train(cfg, evaluate=evaluator(cfg))
+    result = train(cfg, evaluate=evaluator(cfg, forward_builder(cfg)))
     return summarise(result.best_metrics, result.epochs, result.global_step)
 
 

@@ -1,4 +1,4 @@
-"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params and data.
+"""`det-model`: PaddleOCR's tools (train, eval, export, infer) plus import-onnx, extract-params, data and serve.
 
 Config commands take PaddleOCR's flags: `-c config.yml -o Section.key=value ...`. Unlike PaddleOCR, several
 `-o` flags accumulate (PaddleOCR keeps only the last one).
@@ -46,10 +46,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _relaunch_distributed(args)
     from det_model.evaluation import evaluator
+    from det_model.program_eval import forward_builder
     from det_model.training import train
 
     cfg = _load(args)
-    result = train(cfg, evaluate=evaluator(cfg))
+    result = train(cfg, evaluate=evaluator(cfg, forward_builder(cfg)))
     print(
         f"checkpoints: {result.save_model_dir}  epochs: {result.epochs}  steps: {result.global_step}  "
         f"best: {result.best_metrics or 'no evaluation ran'}"
@@ -81,10 +82,11 @@ def _relaunch_distributed(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from det_model.evaluation import evaluate_checkpoint
+    from det_model.program_eval import forward_builder
 
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else Path(cfg.Global.save_model_dir)
-    metrics = evaluate_checkpoint(cfg, out_dir)
+    metrics = evaluate_checkpoint(cfg, out_dir, forward_builder(cfg))
     print(", ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items()))
     return 0
 
@@ -159,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_infer(sub)
     _add_weight_tools(sub)
     from det_model.cli_data import add_data_parser
+    from det_model.cli_serve import add_serve_parser
 
     add_data_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

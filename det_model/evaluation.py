@@ -86,6 +86,30 @@ def _prediction_records(batch: Mapping[str, Any], detections, metric) -> list[di
     ]
 
 
+ForwardBuilder = Callable[[paddle.nn.Layer], Callable[[Any], Any]]
+
+
+def evaluated_forward(
+    model: paddle.nn.Layer,
+    postprocess: DBPostProcess | DistillationDBPostProcess,
+    metric: DetMetric | DistillationMetric,
+    all_sub_models: bool,
+    build: ForwardBuilder | None = None,
+) -> tuple[Callable[[paddle.Tensor], Any], DBPostProcess | DistillationDBPostProcess]:
+    """(forward, post-processing) of an evaluation. A distillation model scored by a DistillationMetric
+    runs only the sub-model the metric reports (`Metric.key`, e.g. Student: not the ResNet50 teacher and
+    Student2, which PaddleOCR also runs); `Global.eval_all_sub_models` runs and scores all of them.
+    `build(detector)`, when given, makes the forward of a single detector once per evaluation (the CLI and
+    pipeline pass det_model.program_eval.program_forward: the inference program)."""
+    key = getattr(metric, "key", None)  # DistillationModel: model_names + sub_model(name)
+    names = getattr(model, "model_names", ())
+    if all_sub_models or key not in names or not isinstance(postprocess, DistillationDBPostProcess):
+        return (build(model) if build and not names else model), postprocess
+    sub_model = model.sub_model(key)
+    run = build(sub_model) if build else sub_model
+    return (lambda image: {key: run(image)}), DistillationDBPostProcess((key,), postprocess.postprocess)
+
+
 def run_evaluation(
     model: paddle.nn.Layer,
     loader: Iterable[Mapping[str, Any]],
@@ -94,13 +118,17 @@ def run_evaluation(
     *,
     progress: bool = True,
     predictions: list[dict[str, Any]] | None = None,
+    all_sub_models: bool = False,
+    build: ForwardBuilder | None = None,
 ) -> dict[str, float]:
     """Evaluate `model` on batches with `image`, `shape`, `polys`, `ignore_tags` (KeepKeys order-free).
 
     The model runs in eval mode under no_grad and is put back in its previous mode afterwards.
     Returns the metric's dict (precision, recall, hmean, counts, ...) plus `fps`. When `predictions` is a
     list, one {"image", "polygons", "scores"} per image is appended (the metric's key model for distillation).
+    Which sub-models run: `evaluated_forward`.
     """
+    forward, postprocess = evaluated_forward(model, postprocess, metric, all_sub_models, build)
     was_training = model.training
     model.eval()
     forward_seconds, images = 0.0, 0
@@ -110,7 +138,7 @@ def run_evaluation(
                 image = batch["image"]
                 image = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(np.asarray(image))
                 start = time.perf_counter()
-                maps = _shrink_maps(model(image))
+                maps = _shrink_maps(forward(image))
                 forward_seconds += time.perf_counter() - start
                 images += int(image.shape[0])
                 detections = _update_metric(metric, postprocess, maps, batch)
@@ -137,18 +165,23 @@ def loader_skips(loader: Any) -> SkipStats:
     return skipped
 
 
-def evaluator(cfg: DetConfig) -> Callable[[paddle.nn.Layer, Iterable[Mapping[str, Any]]], dict[str, float]]:
+def evaluator(
+    cfg: DetConfig, build: ForwardBuilder | None = None
+) -> Callable[[paddle.nn.Layer, Iterable[Mapping[str, Any]]], dict[str, float]]:
     """run_evaluation with `cfg`'s PostProcess and a fresh Metric per call, quietly (the trainer's evaluate)."""
 
     def evaluate(model: paddle.nn.Layer, loader: Iterable[Mapping[str, Any]]) -> dict[str, float]:
         return run_evaluation(
-            model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), progress=False
+            model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), progress=False,
+            all_sub_models=cfg.Global.eval_all_sub_models, build=build,
         )
 
     return evaluate
 
 
-def evaluate_checkpoint(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]:
+def evaluate_checkpoint(
+    cfg: DetConfig, out_dir: str | Path, build: ForwardBuilder | None = None
+) -> dict[str, float]:
     """`det-model eval`: build, load weights, evaluate `cfg.Eval`; returns the metrics, also written to
     out_dir/metrics.json (with the weights, config and device used)."""
     from det_model.data.dataset import build_dataloader
@@ -162,7 +195,8 @@ def evaluate_checkpoint(cfg: DetConfig, out_dir: str | Path) -> dict[str, float]
     loader = build_dataloader(cfg.Eval, mode="eval", seed=cfg.Global.seed)
     predictions: list[dict[str, Any]] = []
     metrics = run_evaluation(
-        model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), predictions=predictions
+        model, loader, build_postprocess(cfg.PostProcess), build_metric(cfg.Metric), predictions=predictions,
+        all_sub_models=cfg.Global.eval_all_sub_models, build=build,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

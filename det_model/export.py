@@ -8,8 +8,9 @@ spec [None, 3, -1, -1] float32 and one output, the eval-mode probability map P (
 on CPU (its upsampling runs in oneDNN, see docs/benchmarks.md). Distillation configs give one folder per
 sub-model (`Student/`, `Student2/`, `Teacher/`; deploy `Student`). Also written: `inference.yml`
 (pre/post-processing, as PaddleOCR 3.x does) and, when paddle2onnx is installed and `Global.export_onnx`,
-`inference.onnx`. Every exported program is reloaded with paddle.inference and compared with the dygraph
-model (<= 1e-5 against the traced wrapper, <= 1e-3 against the training-form detector).
+`inference.onnx`; with `Global.export_int8`, `int8/` in the deployed folder (det_model/quantize.py). Every
+exported program is reloaded with paddle.inference and compared with the dygraph model (<= 1e-5 against
+the traced wrapper, <= 1e-3 against the training-form detector).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from det_model.config.schema import DetConfig, NormalizeImageConfig
 from det_model.device import select_device
 from det_model.modeling.detector import DBDetector
 from det_model.modeling.heads.db_head import DeployHead
+from det_model.quantize import export_int8
 from det_model.training.checkpoint import load_eval_weights
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ DEPLOY_TOLERANCE = 1e-3
 ONNX_PARITY_TOLERANCE = 5e-4
 PARITY_INPUT_SHAPE = (2, 3, 96, 128)  # any multiple of 32 works; batch 2 exercises the dynamic N
 ONNX_OPSET = 13
+INT8_SUB_MODELS = ("", "Student")  # Global.export_int8 quantizes the deployed model only
 
 
 class ProbabilityMap(nn.Layer):
@@ -256,4 +259,8 @@ def export_model(cfg: DetConfig) -> dict[str, Path]:
             f", ONNX {onnx_path.name}" if onnx_path else "",
         )
         folders[name or "model"] = folder
+        if cfg.Global.export_int8 and name in INT8_SUB_MODELS:
+            folders[f"{name or 'model'}_int8"] = export_int8(
+                cfg, folder, cfg.Global.export_int8_calibration_images
+            )
     return folders

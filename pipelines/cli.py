@@ -1,4 +1,4 @@
-"""`python -m pipelines`: compile, run-local, upload, run, compare."""
+"""`python -m pipelines`: compile, run-local, upload, run, compare, fetch-released."""
 
 from __future__ import annotations
 
@@ -49,22 +49,24 @@ class _Parser(argparse.ArgumentParser):
         return f"{text}\n{describe(ppocrv3_det, local)}\n"
 
 
+def compile_options(p: argparse.ArgumentParser) -> None:
+    """The compile-time choices compile, upload and run share."""
+    p.add_argument("--image", default=BASE_IMAGE, help=f"image of every task (default {BASE_IMAGE})")
+    p.add_argument("--data-version", help="pin the data: caches fetch under this version")
+    p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--toleration",
+        type=_toleration,
+        action="append",
+        metavar="KEY[=VALUE]:EFFECT",
+        help="replaces the default nvidia.com/gpu toleration (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     set_help = "a pipeline parameter (repeatable); the parameters, types and defaults are listed below"
-
-    def compile_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--image", default=BASE_IMAGE, help=f"image of every task (default {BASE_IMAGE})")
-        p.add_argument("--data-version", help="pin the data: caches fetch under this version")
-        p.add_argument("--node-selector", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
-        p.add_argument(
-            "--toleration",
-            type=_toleration,
-            action="append",
-            metavar="KEY[=VALUE]:EFFECT",
-            help="replaces the default nvidia.com/gpu toleration (repeatable)",
-        )
 
     p = sub.add_parser("compile", help="compile the pipeline to YAML")
     p.add_argument("-o", "--output", type=Path, default=Path("ppocrv3_det.yaml"))
@@ -101,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="disable caching for every task of this run")
     compile_options(p)
 
+    p = sub.add_parser("fetch-released", help="the released PP-OCRv3 detector (ONNX) from the package index")
+    p.add_argument("--out", type=Path, default=None, help="where to write it (default .cache/released/...)")
+
     p = sub.add_parser("compare", help="table + plot of several runs (local folders or remote run ids)")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--host", help="KFP host, for remote run ids")
@@ -135,14 +140,19 @@ def cmd_run_local(args: argparse.Namespace) -> None:
     print(f"run folder:     {run.run_dir}")
     print(f"metrics:        {run.run_dir / 'evaluate' / 'executor_output.json'}")
     print(f"                {json.dumps(run.metrics, sort_keys=True)}")
+    if "start_hmean" in run.metrics:
+        start, trained, images = run.metrics["start_hmean"], run.metrics["hmean"], int(run.metrics["images"])
+        print(f"hmean:          {start:.4f} (starting weights) -> {trained:.4f} (trained)"
+              f", on {images} held-out images")
     print(f"report:         {run.run_dir / 'evaluate' / 'report'}")
-    print(f"exported model: {run.exported}  (det-model infer --model-dir {run.exported / 'Student'} ...)")
+    print(f"exported model: {run.serving}  (det-model infer --model-dir {run.serving} --image ...)")
 
 
 def cmd_remote(args: argparse.Namespace) -> None:
     from pipelines import remote
     from pipelines.params import defaults, parse_sets
     from pipelines.pipeline import build_pipeline
+    from pipelines.recipes import check_recipe_argument
 
     client = remote.make_client(args.host, args.namespace)
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,6 +165,7 @@ def cmd_remote(args: argparse.Namespace) -> None:
             return
         pipeline = build_pipeline(data_version=args.data_version)
         arguments = {**defaults(pipeline), **parse_sets(pipeline, args.sets)}
+        check_recipe_argument(arguments)
         run_id = remote.submit(
             client,
             package,
@@ -189,6 +200,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"table: {args.out / 'comparison.md'}\nplot:  {plot}")
 
 
+def cmd_fetch_released(args: argparse.Namespace) -> None:
+    from pipelines.released import DEFAULT_PATH, ReleasedModelError, fetch_released
+
+    try:
+        print(f"released model: {fetch_released(args.out or DEFAULT_PATH)}")
+    except ReleasedModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -200,9 +220,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cmd_remote(args)
         elif args.command == "compare":
             cmd_compare(args)
+        elif args.command == "fetch-released":
+            cmd_fetch_released(args)
         else:
             raise ValueError(
-                f"unknown command {args.command!r}; known: compile, run-local, upload, run, compare"
+                f"unknown command {args.command!r}; "
+                "known: compile, run-local, upload, run, compare, fetch-released"
             )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

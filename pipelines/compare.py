@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 STAGES = {"train-dml-teacher": "teacher", "train-cml-student": "student", "evaluate": "eval"}
-CURVES = {
-    "teacher": "train-dml-teacher/model/metrics.jsonl",
-    "student": "train-cml-student/model/metrics.jsonl",
-}
+# stage -> the task whose model/metrics.jsonl holds its curve
+CURVES = {"teacher": "train-dml-teacher", "student": "train-cml-student"}
 
 
 @dataclass
@@ -34,6 +32,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def task_dir(run_dir: Path, task: str) -> Path:
+    """The folder of `task` in a local run: `task`, or `task-<n>` when it ran inside a recipe branch."""
+    found = sorted(
+        p for p in run_dir.glob(f"{task}*") if p.name == task or p.name[len(task) + 1 :].isdigit()
+    )
+    return found[0] if found else run_dir / task
 
 
 def load_local_run(run_dir: Path) -> RunRecord:
@@ -53,7 +59,7 @@ def load_local_run(run_dir: Path) -> RunRecord:
     if config.exists():
         record.parameters = json.loads(config.read_text())["arguments"]
     for task, stage in STAGES.items():
-        output = run_dir / task / "executor_output.json"
+        output = task_dir(run_dir, task) / "executor_output.json"
         if not output.exists():
             continue
         artifacts = json.loads(output.read_text()).get("artifacts", {})
@@ -61,7 +67,9 @@ def load_local_run(run_dir: Path) -> RunRecord:
             for key, value in artifact.get("metadata", {}).items():
                 if isinstance(value, (int, float)):
                     record.metrics[f"{stage}/{key}"] = float(value)
-    record.curves = {stage: read_jsonl(run_dir / rel) for stage, rel in CURVES.items()}
+    record.curves = {
+        stage: read_jsonl(task_dir(run_dir, task) / "model" / "metrics.jsonl") for stage, task in CURVES.items()
+    }
     return record
 
 

@@ -1,4 +1,7 @@
-"""The PP-OCRv3 detection DAG: fetch -> DML teacher -> extract -> CML student -> evaluate, student -> export.
+"""The PP-OCRv3 detection DAG: fetch -> the `recipe`'s training branch -> evaluate, student -> export.
+
+The recipes (pipelines.recipes): full = DML teacher -> extract -> CML student; dml-finetune = the same from a
+teacher's weights; cml-finetune = CML from a distillation checkpoint; student-finetune = the student alone.
 
 `build_pipeline()` returns the pipeline function; its keyword arguments are the compile-time choices (image,
 pinned data version, node selector, tolerations, secret name). Everything a user tunes per run is a typed
@@ -11,6 +14,7 @@ from typing import Callable, List, NamedTuple, Optional
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics, Model
 
+from components.deploy_kserve import deploy_kserve
 from components.evaluate import evaluate
 from components.export import export
 from components.extract_params import extract_params
@@ -19,6 +23,7 @@ from components.image import BASE_IMAGE
 from components.settings import CACHE_MOUNT
 from components.train_cml_student import train_cml_student
 from components.train_dml_teacher import train_dml_teacher
+from pipelines.recipes import DEFAULT_RECIPE, STUDENT_CONFIG, RecipeInputs, TrainedStudent, train_by_recipe
 
 PIPELINE_NAME = "ppocrv3-det"
 MINIO_SECRET = "ppocrv3-minio"
@@ -107,48 +112,65 @@ def _stage_args(p: dict, config: str, prefix: str, overrides: str) -> dict:
     )
 
 
-def _train_tasks(p: dict, c: CompileChoices, dataset) -> dsl.PipelineTask:
-    """DML teacher -> extract -> CML student on `dataset`; returns the student task (`p`: parameters)."""
+def _train_tasks(p: dict, c: CompileChoices, dataset) -> TrainedStudent:
+    """The `recipe`'s training branch on `dataset` (pipelines.recipes); `p`: parameters by name."""
     shared = ("image_size", "eval_side_len", "eval_interval", "num_workers", "gpus", "use_amp", "num_nodes")
     common = _pick(p, *shared, "checkpoint_root", "cache_pvc")
     common.update(run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, image=c.image)
-    teacher = train_dml_teacher(
-        dataset=dataset, **_stage_args(p, "dml_config", "teacher", "dml_overrides"), **common
-    )
-    extract = c.setup(extract_params(teacher=teacher.outputs["model"]), "extract")
-    student = train_cml_student(
-        dataset=dataset,
-        teacher_params=extract.outputs["params"],
-        **_stage_args(p, "cml_config", "student", "cml_overrides"),
-        **common,
-    )
-    for train in (teacher, student):
+
+    def setup_train(train: dsl.PipelineTask) -> dsl.PipelineTask:
+        # KFP numbers a component's tasks across the recipe branches; the UI shows the component's name.
+        train.set_display_name(train.component_spec.name)
         c.setup(train, "train", secret=True).set_retry(**RETRY)
         c.gpu(train, p["gpus"])
         kubernetes.mount_pvc(train, pvc_name=p["cache_pvc"], mount_path=CACHE_MOUNT)
-    return student
+        return train
+
+    def teacher(pretrained_uri, recipe: str) -> dsl.PipelineTask:
+        args = _stage_args(p, "dml_config", "teacher", "dml_overrides") | {"pretrained_uri": pretrained_uri}
+        return setup_train(train_dml_teacher(dataset=dataset, recipe=recipe, **args, **common))
+
+    def extract(dml: dsl.PipelineTask) -> dsl.PipelineTask:
+        task = c.setup(extract_params(teacher=dml.outputs["model"]), "extract")
+        return task.set_display_name("extract-params")
+
+    def student(config_name, recipe, teacher_params, teacher_uri) -> dsl.PipelineTask:
+        args = _stage_args(p, "cml_config", "student", "cml_overrides") | {"config_name": config_name}
+        args |= {} if teacher_params is None else {"teacher_params": teacher_params}
+        task = train_cml_student(
+            dataset=dataset, recipe=recipe, teacher_pretrained_uri=teacher_uri, **args, **common
+        )
+        return setup_train(task)
+
+    inputs = RecipeInputs(p["recipe"], p["cml_config"], p["student_config"], p["teacher_pretrained_uri"])
+    return train_by_recipe(inputs, teacher, extract, student)
 
 
 def _wire(p: dict, c: CompileChoices) -> PipelineOutputs:
     """The whole DAG for pipeline parameters `p` (by name)."""
     fetch = fetch_hiertext(**_pick(p, "data_uri", "label_level", "data_sha256", "data_size", "data_version"))
     c.setup(fetch, "fetch", secret=True).set_caching_options(enable_caching=bool(c.pinned_version))
-    student = _train_tasks(p, c, fetch.outputs["dataset"])
+    trained = _train_tasks(p, c, fetch.outputs["dataset"])
     scores = evaluate(
         dataset=fetch.outputs["dataset"],
-        model=student.outputs["model"],
-        config=student.outputs["resolved_config"],
+        model=trained.model,
+        config=trained.config,
         overrides=p["eval_overrides"],
+        baseline_uri=p["student_pretrained_uri"],
         run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         results_uri=p["results_uri"],
     )
     c.gpu(c.setup(scores, "evaluate", secret=True), 1)
     shipped = export(
-        model=student.outputs["model"],
-        config=student.outputs["resolved_config"],
+        dataset=fetch.outputs["dataset"],
+        model=trained.model,
+        config=trained.config,
         overrides=p["export_overrides"],
     )
     c.gpu(c.setup(shipped, "export"), 1)
+    with dsl.If(p["deploy_to_kserve"] == True):  # noqa: E712 (a KFP condition, not a Python comparison)
+        served = deploy_kserve(exported=shipped.outputs["exported"], name=p["kserve_service"], image=c.image)
+        c.setup(served, "extract").set_caching_options(enable_caching=False)  # re-deploy on every run
     return PipelineOutputs(metrics=scores.outputs["metrics"], exported=shipped.outputs["exported"])
 
 
@@ -167,23 +189,23 @@ def build_pipeline(
             otherwise fetch always re-runs, since the data behind a URI may change.
         node_selector: labels the GPU tasks must run on.
         tolerations: kfp.kubernetes.add_toleration kwargs for the GPU tasks; default tolerates the GPU taint.
-        minio_secret: the Secret whose keys MINIO_ENDPOINT, MINIO_SECURE, AWS_ACCESS_KEY_ID,
-            AWS_SECRET_ACCESS_KEY become env vars (never parameters).
+        minio_secret: the Secret whose MINIO_* / AWS_* keys become env vars (never parameters).
     """
     if tolerations is None:
         tolerations = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     choices = CompileChoices(image, data_version or "", dict(node_selector or {}), tolerations, minio_secret)
-    pinned_version = choices.pinned_version
 
     @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
     def ppocrv3_det(
         data_uri: str = "s3://ocr-datasets/hiertext/hiertext.tar",
         data_sha256: str = "",
         data_size: int = 0,
-        data_version: str = pinned_version,
+        data_version: str = choices.pinned_version,
         label_level: str = "line",
+        recipe: str = DEFAULT_RECIPE,
         dml_config: str = "ch_PP-OCRv3_det_dml.yml",
         cml_config: str = "ch_PP-OCRv3_det_cml.yml",
+        student_config: str = STUDENT_CONFIG,
         teacher_epochs: int = 1200,
         student_epochs: int = 500,
         teacher_batch_size: int = 8,
@@ -206,6 +228,8 @@ def build_pipeline(
         checkpoint_root: str = f"{CACHE_MOUNT}/checkpoints",
         cache_pvc: str = "ppocrv3-cache",
         results_uri: str = "",
+        deploy_to_kserve: bool = False,
+        kserve_service: str = "ppocrv3-det",
     ) -> PipelineOutputs:
         return _wire(dict(locals()), choices)
 

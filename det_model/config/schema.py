@@ -55,6 +55,16 @@ class GlobalConfig:
     export_with_pir: bool = False
     # (ours) Also write `<dir>/<Name>/inference.onnx` at export when paddle2onnx is installed.
     export_onnx: bool = True
+    # (ours) Also write `<dir>/[Student/]int8/`: the deployed model post-training quantized to int8 for CPU
+    # serving, calibrated on the first `export_int8_calibration_images` images spread over Train.dataset.
+    export_int8: bool = False
+    export_int8_calibration_images: int = 32
+    # (ours) Evaluation of a distillation model runs only the sub-model Metric.key names (PaddleOCR runs all
+    # of them, teacher included, and reports the others as <Name>_hmean etc.): true does as PaddleOCR.
+    eval_all_sub_models: bool = False
+    # (ours) det-model eval, the evaluation inside training and the pipeline's evaluate task run the evaluated
+    # detector as the inference program (det_model/program_eval.py) instead of the dygraph layers.
+    eval_with_inference_program: bool = True
 
 
 # --------------------------------------------------------------------------------------- Architecture

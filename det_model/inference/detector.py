@@ -21,7 +21,7 @@ import yaml
 
 from det_model.data.transforms import DetResizeForTest, NormalizeImage
 from det_model.inference.images import ImageError, draw_detections, list_images, read_image
-from det_model.inference.predictor import MODEL_PREFIX, create_predictor, run_predictor
+from det_model.inference.predictor import PRECISION_KEY, MODEL_PREFIX, create_predictor, run_predictor
 from det_model.postprocess import DBPostProcess, Detections, filter_det_boxes
 from det_model.postprocess.slicing import detect_sliced, needs_slicing
 from det_model.progress import progress
@@ -90,10 +90,11 @@ class TextDetector:
         self.limit_side_len, self.limit_type = limit_side_len, limit_type
         self.slice_long_images = slice_long_images
         self.resize = DetResizeForTest(limit_side_len=limit_side_len, limit_type=limit_type)
-        self.predictor = create_predictor(
-            folder, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, use_gpu=use_gpu
-        )
         settings = read_inference_yml(folder)
+        self.int8 = (settings.get("Global") or {}).get(PRECISION_KEY) == "int8"
+        self.predictor = create_predictor(
+            folder, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, use_gpu=use_gpu, int8=self.int8
+        )
         self.postprocess = postprocess_from_yml(settings)
         self.normalize = normalize_from_yml(settings)
 

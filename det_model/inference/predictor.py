@@ -10,6 +10,13 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 MODEL_PREFIX = "inference"
+# int8 folders (`Global.export_int8`, det_model/quantize.py) say so in inference.yml; they run in oneDNN's int8
+# kernels for these operators only (its default list adds elementwise_mul, whose channel-broadcast form in the
+# RSE-FPN and SE blocks comes out wrong in int8).
+PRECISION_KEY = "precision"
+ONEDNN_INT8_OPS = frozenset(
+    {"conv2d", "depthwise_conv2d", "fused_conv2d", "elementwise_add", "concat", "nearest_interp_v2", "pool2d"}
+)
 
 
 def model_files(model_dir: str | Path) -> tuple[Path, Path]:
@@ -49,8 +56,12 @@ def create_predictor(
     enable_mkldnn: bool = False,
     use_gpu: bool = False,
     ir_optim: bool = True,
+    int8: bool = False,
 ):
     """A paddle.inference predictor for an exported detector, checked to map (N,3,H,W) -> (N,1,H,W).
+
+    `int8` (a quantized folder) runs the quantized operators in oneDNN's int8 kernels; without oneDNN the
+    program still runs, in float (quantize-dequantize pairs), slowly.
 
     `ir_optim=False` runs the program as saved (no operator fusion such as folding BatchNorm into the
     convolution, which changes float rounding): what export's parity checks compare with the dygraph model.
@@ -69,6 +80,8 @@ def create_predictor(
             config.set_cpu_math_library_num_threads(cpu_threads)
         if enable_mkldnn:
             config.enable_mkldnn()
+            if int8:
+                config.enable_mkldnn_int8(set(ONEDNN_INT8_OPS))
         else:  # Paddle 3.x turns oneDNN on by default for CPU
             config.disable_mkldnn()
     config.switch_ir_optim(ir_optim)

@@ -13,6 +13,7 @@ from support.kfp_helpers import paddleocr_tar, tiny_paddleocr_files
 from components import overrides, summary, training
 from components.settings import TrainSettings
 from components.evaluate import evaluate
+from det_model.program_eval import program_forward
 from components.fetch_hiertext import fetch_hiertext
 from components.train_dml_teacher import train_dml_teacher
 from det_model.config import config_path, load_config
@@ -182,7 +183,8 @@ def test_evaluate_component_logs_metrics_and_writes_a_report(
 
     dump_config(load_config(config_path("ch_PP-OCRv3_det_cml.yml")), config)
 
-    def fake_eval(cfg, out_dir):
+    def fake_eval(cfg, out_dir, build):
+        assert build is program_forward  # the evaluate task runs the inference program
         assert cfg.Global.checkpoints.endswith("model/best_accuracy")
         assert all(m.pretrained is None for m in cfg.Architecture.Models.values())
         Path(out_dir, "predictions.jsonl").write_text(

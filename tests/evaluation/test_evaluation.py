@@ -96,6 +96,34 @@ def test_distillation_reports_key_model_unprefixed():
     assert result["hmean"] == 1.0 and result["Student2_hmean"] == 0.0 and result["Student2_images"] == 2
 
 
+class StandInSubModels(paddle.nn.Layer):
+    """DistillationModel's interface (model_names, sub_model); records which sub-models ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.student, self.student2 = StandInDetector(), StandInDetector()
+        self.model_names = ["Student", "Student2"]
+
+    def sub_model(self, name: str) -> StandInDetector:
+        return {"Student": self.student, "Student2": self.student2}[name]
+
+    def forward(self, x: paddle.Tensor) -> dict[str, DBMaps]:
+        return {name: self.sub_model(name)(x) for name in self.model_names}
+
+
+@pytest.mark.parametrize("all_sub_models, student2_runs", [(False, 0), (True, 2)])
+def test_distillation_runs_only_the_metric_key_model_unless_asked(all_sub_models, student2_runs):
+    model = StandInSubModels()
+    post = DistillationDBPostProcess(["Student", "Student2"], DBPostProcess(box_thresh=0.6, unclip_ratio=1.5))
+    result = run_evaluation(
+        model, _batches(2, _box_around_text(4)), post, DistillationMetric("Student"), progress=False,
+        all_sub_models=all_sub_models,
+    )
+    assert result["hmean"] == 1.0 and result["images"] == 2
+    assert len(model.student.seen_training) == 2 and len(model.student2.seen_training) == student2_runs
+    assert ("Student2_hmean" in result) == all_sub_models
+
+
 @pytest.mark.parametrize(
     "model, post, metric, match",
     [

@@ -7,18 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.kfp_helpers import all_tasks, component_base
+
 from pipelines.cli import main
 from pipelines.pipeline import MINIO_ENV, RESOURCES, TASK_NAMES
 
-# task -> upstream tasks (from the issue: fetch -> teacher -> extract -> student -> evaluate/export)
-EXPECTED_EDGES = {
-    "fetch-hiertext": set(),
-    "train-dml-teacher": {"fetch-hiertext"},
-    "extract-params": {"train-dml-teacher"},
-    "train-cml-student": {"fetch-hiertext", "extract-params"},
-    "evaluate": {"fetch-hiertext", "train-cml-student"},
-    "export": {"train-cml-student"},
-}
 GPU_TASKS = {"train-dml-teacher", "train-cml-student", "evaluate", "export"}
 KIND = {
     "fetch-hiertext": "fetch",
@@ -43,30 +36,25 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
 
 
 def executor(spec: dict, task: str) -> dict:
-    ref = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+    ref = all_tasks(spec)[task]["componentRef"]["name"]
     return spec["deploymentSpec"]["executors"][spec["components"][ref]["executorLabel"]]["container"]
 
 
-def test_six_tasks_and_their_edges(compiled: tuple[dict, dict]) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
-    assert set(tasks) == set(TASK_NAMES) == set(EXPECTED_EDGES)
-    for name, upstream in EXPECTED_EDGES.items():
-        assert set(tasks[name].get("dependentTasks", [])) == upstream, name
-
-
-def test_artifacts_flow_between_the_right_outputs(compiled: tuple[dict, dict]) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
-    source = {
-        name: {
-            k: (v["taskOutputArtifact"]["producerTask"], v["taskOutputArtifact"]["outputArtifactKey"])
-            for k, v in t["inputs"].get("artifacts", {}).items()
-        }
-        for name, t in tasks.items()
-    }
-    assert source["train-cml-student"]["teacher_params"] == ("extract-params", "params")
-    assert source["extract-params"]["teacher"] == ("train-dml-teacher", "model")
-    assert source["evaluate"]["config"] == ("train-cml-student", "resolved_config")
-    assert source["export"]["model"] == ("train-cml-student", "model")
+def test_six_components_and_the_recipe_group(compiled: tuple[dict, dict]) -> None:
+    """The recipe branches (tests/kfp/test_kfp_recipes.py) use the same six components."""
+    tasks = all_tasks(compiled[0])
+    assert {component_base(t["componentRef"]["name"].removeprefix("comp-")) for t in tasks.values()} >= set(
+        TASK_NAMES
+    )
+    root = compiled[0]["root"]["dag"]["tasks"]
+    deploy = {n for n, t in root.items() if t["componentRef"]["name"].startswith("comp-condition-") and
+              n != "condition-branches-1"}  # the optional deploy-kserve step (tests/serving)
+    assert len(deploy) == 1
+    assert set(root) - deploy == {"fetch-hiertext", "condition-branches-1", "evaluate", "export"}
+    assert set(root["evaluate"]["dependentTasks"]) == {"fetch-hiertext", "condition-branches-1"}
+    # the dataset calibrates Global.export_int8
+    assert set(root["export"]["dependentTasks"]) == {"fetch-hiertext", "condition-branches-1"}
+    assert root["export"]["inputs"]["artifacts"]["dataset"]["taskOutputArtifact"]["producerTask"] == "fetch-hiertext"
 
 
 @pytest.mark.parametrize(
@@ -130,7 +118,7 @@ def test_image_from_one_place_and_no_pip_install_at_start(
 def test_shm_tolerations_pvc_on_gpu_executors(compiled: tuple[dict, dict]) -> None:
     spec, platform = compiled
     for task in GPU_TASKS:
-        label = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]][
+        label = spec["components"][all_tasks(spec)[task]["componentRef"]["name"]][
             "executorLabel"
         ]
         k8s = platform[label]
@@ -157,7 +145,7 @@ def test_secrets_only_as_secret_references(compiled: tuple[dict, dict], tmp_path
 
 
 def test_caching_and_retries(compiled: tuple[dict, dict], tmp_path: Path) -> None:
-    tasks = compiled[0]["root"]["dag"]["tasks"]
+    tasks = all_tasks(compiled[0])
     assert tasks["fetch-hiertext"]["cachingOptions"] == {}  # off: the data behind a URI may change
     for name in ("train-dml-teacher", "train-cml-student"):
         assert tasks[name]["retryPolicy"] == {

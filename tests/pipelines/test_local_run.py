@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support.paths import RELEASED_ONNX
 from nbclient import NotebookClient
 
 from pipelines.cli import main
@@ -19,11 +20,12 @@ NOTEBOOKS = REPO / "notebooks"
 
 
 def fake_run(root: Path, name: str, lr: float, hmean: float) -> Path:
-    """A folder shaped like kfp.local's output (executor_output.json per task, metrics.jsonl curves)."""
+    """A folder shaped like kfp.local's output (executor_output.json per task, metrics.jsonl curves); the
+    student task carries the number KFP gives it inside a recipe branch."""
     run = root / name
     for task, meta in [
         ("train-dml-teacher", {"best_hmean": hmean / 2, "steps": 10.0}),
-        ("train-cml-student", {"best_hmean": hmean, "steps": 10.0}),
+        ("train-cml-student-2", {"best_hmean": hmean, "steps": 10.0}),
         ("evaluate", {"precision": hmean, "recall": hmean, "hmean": hmean, "images": 3.0}),
     ]:
         (run / task).mkdir(parents=True)
@@ -59,6 +61,7 @@ def test_compare_cli_on_two_local_runs(tmp_path: Path, capsys: pytest.CaptureFix
     assert "| param student_learning_rate | 0.001 | 0.01 |" in table and "param gpus" not in table
     assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
     assert load_local_run(a).curves["student"][-1]["hmean"] == 0.5
+    assert load_local_run(a).metrics["student/best_hmean"] == 0.5
 
 
 def test_compare_refuses_a_run_id_without_host(tmp_path: Path) -> None:
@@ -84,10 +87,13 @@ def test_compare_runs_notebook_on_fabricated_runs(tmp_path: Path, monkeypatch: p
 
 @pytest.fixture(scope="module")
 def two_local_runs(tmp_path_factory: pytest.TempPathFactory) -> list:
-    from pipelines.local import run_local
+    from pipelines.local import TINY, run_local
 
+    if not RELEASED_ONNX.is_file():
+        pytest.skip(f"released ONNX not found at {RELEASED_ONNX}")
     root = tmp_path_factory.mktemp("local_outputs")
-    return [run_local({"student_learning_rate": lr}, root) for lr in (0.001, 0.002)]
+    start = {**TINY, "student_pretrained_uri": str(RELEASED_ONNX)}  # the default recipe, student-finetune
+    return [run_local({**start, "student_learning_rate": lr}, root) for lr in (0.001, 0.002)]
 
 
 @pytest.mark.slow
@@ -96,7 +102,7 @@ def test_run_local_end_to_end(two_local_runs: list, tmp_path: Path) -> None:
     for key in ("precision", "recall", "hmean", "images"):
         assert key in run.metrics
     assert 0.0 <= run.metrics["hmean"] <= 1.0 and run.metrics["images"] > 0
-    student = run.exported / "Student"
+    student = run.serving  # the plain student (default recipe) is exported into the folder itself
     assert (student / "inference.pdmodel").exists() and (student / "inference.pdiparams").exists()
     image = next((run.run_dir / "fetch-hiertext" / "dataset" / "raw" / "images").glob("*.jpg"))
     done = subprocess.run(

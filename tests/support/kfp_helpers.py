@@ -70,3 +70,15 @@ def crd_validator(crd_path, strict: bool = True):
     schema = convert(version["schema"]["openAPIV3Schema"])
     schema["properties"]["metadata"] = {"type": "object"}
     return jsonschema.Draft7Validator(schema)
+
+
+def all_tasks(spec: dict) -> dict[str, dict]:
+    """Every task of a compiled PipelineSpec by name: the root DAG's and those inside condition sub-DAGs."""
+    dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
+    return {name: task for dag in dags for name, task in dag.get("tasks", {}).items()}
+
+
+def component_base(name: str) -> str:
+    """`train-cml-student-3` -> `train-cml-student` (KFP numbers repeated uses of a component)."""
+    head, _, tail = name.rpartition("-")
+    return head if tail.isdigit() else name

@@ -1,0 +1,95 @@
+"""Global.export_int8: calibration-set errors, the int8 folder (released weights), and the box-parity check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from support.infer_fixtures import RELEASED_ONNX, config, random_weights
+
+from det_model.data.sources.synth import generate_synthetic
+from det_model.export import export_model
+from det_model.inference.detector import TextDetector
+from det_model.inference.images import read_image
+from det_model.modeling.onnx_import import import_onnx
+from det_model.quantize import BOX_AGREEMENT_MIN, box_agreement, calibration_images
+
+STUDENT = "ch_PP-OCRv3_det_student.yml"
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    generate_synthetic(root, 3, seed=5)
+    return root
+
+
+def _train(root: Path, *extra: str):
+    return config(
+        STUDENT, f"Train.dataset.data_dir={root}", f"Train.dataset.label_file_list=[{root / 'label.txt'}]", *extra
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "data_dir", "message"),
+    [
+        (0, None, "export_int8_calibration_images must be >= 1"),
+        (2, "/nonexistent-dir", "no calibration image found"),
+    ],
+)
+def test_bad_calibration_settings_name_the_key(synth, count, data_dir, message):
+    cfg = _train(synth, *([f"Train.dataset.data_dir={data_dir}"] if data_dir else []))
+    with pytest.raises(ValueError, match=message):
+        calibration_images(cfg, count)
+
+
+def test_calibration_images_are_spread_over_the_train_set(synth):
+    chosen = calibration_images(_train(synth), 2)
+    assert [p.name for p in chosen] == ["synth_5_000000.jpg", "synth_5_000001.jpg"]
+    assert len(calibration_images(_train(synth), 10)) == 3  # no more than there are
+
+
+@pytest.fixture(scope="module")
+def int8_export(synth, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not RELEASED_ONNX.is_file():
+        pytest.skip(f"needs the released model {RELEASED_ONNX} (../shared)")
+    tmp = tmp_path_factory.mktemp("int8")
+    import_onnx(RELEASED_ONNX, tmp / "student")
+    cfg = _train(
+        synth,
+        f"Global.pretrained_model={tmp / 'student.pdparams'}",
+        f"Global.save_inference_dir={tmp / 'inf'}",
+        "Global.export_onnx=false",
+        "Global.export_int8=true",
+        "Global.export_int8_calibration_images=3",
+    )
+    return export_model(cfg)
+
+
+def test_int8_folder_is_written_next_to_the_fp32_one(int8_export):
+    assert set(int8_export) == {"model", "model_int8"}
+    folder = int8_export["model_int8"]
+    assert folder == int8_export["model"] / "int8"
+    assert {p.name for p in folder.iterdir()} >= {"inference.pdmodel", "inference.pdiparams", "inference.yml"}
+    assert yaml.safe_load((folder / "inference.yml").read_text())["Global"]["precision"] == "int8"
+    assert "quantize_linear" in (folder / "inference.pdmodel").read_bytes().decode("latin-1")
+
+
+def test_int8_detector_finds_the_fp32_boxes(int8_export, synth):
+    detector = TextDetector(int8_export["model_int8"])
+    assert detector.int8 and not TextDetector(int8_export["model"]).int8
+    images = sorted((synth / "images").glob("*.jpg"))
+    assert len(detector(read_image(images[0])).boxes) > 0
+    agreement, boxes = box_agreement(int8_export["model"], int8_export["model_int8"], images)
+    assert boxes > 0 and agreement >= BOX_AGREEMENT_MIN
+
+
+def test_box_agreement_rejects_another_model(int8_export, synth, tmp_path):
+    weights = random_weights(config(STUDENT), tmp_path / "random.pdparams")
+    (other,) = export_model(
+        config(STUDENT, f"Global.pretrained_model={weights}", f"Global.save_inference_dir={tmp_path / 'inf'}",
+               "Global.export_onnx=false")
+    ).values()
+    agreement, boxes = box_agreement(int8_export["model"], other, sorted((synth / "images").glob("*.jpg")))
+    assert boxes > 0 and agreement < BOX_AGREEMENT_MIN
