@@ -7,12 +7,15 @@ Config commands take PaddleOCR's flags: `-c config.yml -o Section.key=value ...`
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
+
+from det_model.argtypes import positive_int
 
 logger = logging.getLogger("det_model")
 
@@ -104,6 +107,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
         args.model_dir,
         args.image,
         args.out,
+        slice_long_images=args.slice_long_images,
         limit_side_len=args.limit_side_len,
         limit_type=args.limit_type,
         cpu_threads=args.cpu_threads,
@@ -136,22 +140,40 @@ def cmd_extract_params(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ parsing
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"det-model {of('det-model')} (paddlepaddle {of('paddlepaddle')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="det-model", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks of errors")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_config_commands(sub)
+    _add_infer(sub)
+    _add_weight_tools(sub)
+    from det_model.cli_data import add_data_parser
+    from det_model.cli_serve import add_serve_parser
 
+    add_data_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def _add_config_commands(sub) -> None:
     train = sub.add_parser("train", help="train per a config (best_accuracy / latest checkpoints)")
     _add_config_args(train)
-    train.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        help="data-parallel processes (re-runs under paddle.distributed.launch)",
-    )
-    train.add_argument(
-        "--launch-log-dir", default="./log", help="per-process logs of paddle.distributed.launch"
-    )
+    train.add_argument("--nproc", type=positive_int, default=1,
+                       help="data-parallel processes (re-runs under paddle.distributed.launch)")
+    train.add_argument("--launch-log-dir", default="./log", help="per-process logs of paddle.distributed.launch")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="evaluate Global.checkpoints on the Eval set; writes metrics.json")
@@ -163,39 +185,55 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(export)
     export.set_defaults(func=cmd_export)
 
+
+def _add_infer(sub) -> None:
     infer = sub.add_parser("infer", help="detect text with an exported model (paddle.inference)")
     infer.add_argument("--model-dir", required=True, help="an inference folder, e.g. inference/Student")
     infer.add_argument("--image", required=True, help="an image or a folder of images")
     infer.add_argument("--out", default="./infer_output", help="results.jsonl and drawn images go here")
-    infer.add_argument("--limit-side-len", type=int, default=960)
-    infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max")
-    infer.add_argument("--cpu-threads", type=int, default=2)
-    infer.add_argument(
-        "--no-mkldnn",
-        dest="enable_mkldnn",
-        action="store_false",
-        help="plain CPU kernels instead of oneDNN (about 3.5x slower)",
-    )
-    infer.add_argument("--use-gpu", action="store_true")
+    infer.add_argument("--limit-side-len", type=positive_int, default=960,
+                       help="resize target in pixels for the side chosen by --limit-type (default 960)")
+    infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max",
+                       help="max: shrink so the long side <= limit; min: enlarge so the short side >= limit; "
+                            "resize_long: the long side = limit (default max, PaddleOCR's inference setting)")
+    infer.add_argument("--no-slice", dest="slice_long_images", action="store_false",
+                       help="resize very wide/tall images whole instead of detecting them in overlapping windows")
+    infer.add_argument("--cpu-threads", type=positive_int, default=2, help="CPU math threads (default 2)")
+    infer.add_argument("--no-mkldnn", dest="enable_mkldnn", action="store_false",
+                       help="plain CPU kernels instead of oneDNN (about 3.5x slower)")
+    infer.add_argument("--use-gpu", action="store_true",
+                       help="run on CUDA device 0; fails unless paddlepaddle-gpu sees a GPU")
     infer.set_defaults(func=cmd_infer)
 
-    imp = sub.add_parser("import-onnx", help="released ch_PP-OCRv3_det_infer.onnx -> student .pdparams")
-    imp.add_argument("onnx")
-    imp.add_argument("out")
+
+def _add_weight_tools(sub) -> None:
+    imp = sub.add_parser("import-onnx", help="PP-OCRv3 student ONNX (released or our export) -> .pdparams")
+    imp.add_argument("onnx", help="ch_PP-OCRv3_det_infer.onnx, or the inference.onnx of a det-model export")
+    imp.add_argument("out", help="weights file to write (.pdparams is added); use it as Global.pretrained_model")
     imp.set_defaults(func=cmd_import_onnx)
 
     extract = sub.add_parser("extract-params", help="one sub-model's weights from a distillation checkpoint")
     extract.add_argument("--prefix", default="Student", help="Student, Student2 or Teacher")
-    extract.add_argument("src")
-    extract.add_argument("dst")
+    extract.add_argument("src", help="a distillation checkpoint, e.g. output/ch_db_mv3/best_accuracy.pdparams")
+    extract.add_argument("dst", help="weights file to write (.pdparams is added)")
     extract.set_defaults(func=cmd_extract_params)
 
-    from det_model.cli_data import add_data_parser
-    from det_model.cli_serve import add_serve_parser
 
-    add_data_parser(sub)
-    add_serve_parser(sub)
-    return parser
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path, what happened, what to do."""
+    hints = {
+        errno.ENOSPC: "free space there or write to another folder",
+        errno.EACCES: "choose a folder you can write to",
+        errno.EPERM: "choose a folder you can write to",
+        errno.EROFS: "the file system is read-only: choose another folder",
+        errno.EEXIST: "a file is in the way where a folder is needed: remove it or choose another path",
+        errno.ENOTDIR: "a file is in the way where a folder is needed: remove it or choose another path",
+        errno.EISDIR: "a folder was given where a file is needed",
+    }
+    where = f"{exc.filename}: " if exc.filename else ""
+    raw = exc.errno is not None and exc.strerror == os.strerror(exc.errno)  # the OS's words: add what to do
+    hint = hints.get(exc.errno or 0) if raw else None
+    return f"{where}{exc.strerror or exc}" + (f"; {hint}" if hint else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,9 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        # User errors (config, files, data) print one clear line instead of a traceback; -v shows it.
+    except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
+        # Expected errors (config, data, files, disks) print one line instead of a traceback; -v shows it.
+        # Anything else is a bug and keeps its traceback.
         if args.verbose:
             raise
-        print(f"det-model {args.command}: error: {exc}", file=sys.stderr)
+        text = describe_os_error(exc) if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) else exc
+        command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
+        print(f"det-model {command}: error: {text}", file=sys.stderr)
         return 2

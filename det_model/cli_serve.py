@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from det_model.argtypes import positive_int
+
 DEFAULT_MODEL_NAME = "ppocrv3-det"
 MIB = 1024 * 1024
 
@@ -19,12 +21,16 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--model-name", default=DEFAULT_MODEL_NAME, help="the name in /v1/models/<name>:predict"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--limit-side-len", type=int, default=960)
-    serve.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max")
-    serve.add_argument("--cpu-threads", type=int, default=2)
+    serve.add_argument("--port", type=positive_int, default=8080, help="HTTP port")
+    serve.add_argument(
+        "--limit-side-len", type=positive_int, default=960, help="resize limit, as det-model infer (pixels)"
+    )
+    serve.add_argument(
+        "--limit-type", choices=["max", "min", "resize_long"], default="max", help="which side --limit-side-len bounds"
+    )
+    serve.add_argument("--cpu-threads", type=positive_int, default=2, help="CPU math threads of the predictor")
     serve.add_argument("--no-mkldnn", dest="enable_mkldnn", action="store_false", help="plain CPU kernels")
-    serve.add_argument("--use-gpu", action="store_true")
+    serve.add_argument("--use-gpu", action="store_true", help="run on GPU 0 (needs a CUDA build of Paddle)")
     serve.add_argument("--max-batch-size", type=int, default=4, help="inputs per forward pass under load")
     serve.add_argument("--max-delay-ms", type=float, default=5.0, help="how long a forward waits for a batch")
     serve.add_argument("--max-images", type=int, default=16, help="images per request")

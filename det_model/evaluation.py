@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 import paddle
-from tqdm import tqdm
 
 from det_model.config.schema import DetConfig
+from det_model.data.skips import NoUsableDataError, SkipStats
 from det_model.device import select_device
 from det_model.metrics import DetMetric, DistillationMetric, build_metric
 from det_model.postprocess import DBPostProcess, Detections, DistillationDBPostProcess, build_postprocess
+from det_model.progress import progress as progress_bar
 from det_model.training.checkpoint import load_eval_weights
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def run_evaluation(
     forward_seconds, images = 0.0, 0
     try:
         with paddle.no_grad():
-            for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
+            for batch in progress_bar(loader, desc="eval", unit="batches", enabled=progress):
                 image = batch["image"]
                 image = image if isinstance(image, paddle.Tensor) else paddle.to_tensor(np.asarray(image))
                 start = time.perf_counter()
@@ -146,9 +147,22 @@ def run_evaluation(
     finally:
         if was_training:
             model.train()
+    if images == 0:
+        raise NoUsableDataError(f"no usable evaluation image (every sample was skipped):\n"
+                                f"{loader_skips(loader).summary()}")
     result = metric.get_metric()
     result["fps"] = images / forward_seconds if forward_seconds > 0 else 0.0
     return result
+
+
+def loader_skips(loader: Any) -> SkipStats:
+    """Skipped label lines (at load) and samples (last pass) of a DetDataLoader; empty for other iterables."""
+    skipped = SkipStats()
+    for stats in (getattr(getattr(loader, "dataset", None), "load_skips", None),
+                  getattr(loader, "epoch_skips", None)):
+        if stats:
+            skipped.merge(stats)
+    return skipped
 
 
 def evaluator(
@@ -188,7 +202,8 @@ def evaluate_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     with open(out / PREDICTIONS_FILE, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(p) + "\n" for p in predictions)
-    record = {**metrics, "weights": weights, "config": cfg.source, "device": device}
+    skipped = dict(sorted(loader_skips(loader).counts.items()))  # by reason; {} when nothing was skipped
+    record = {**metrics, "skipped": skipped, "weights": weights, "config": cfg.source, "device": device}
     (out / METRICS_FILE).write_text(json.dumps(record, indent=2) + "\n")
     logger.info("metrics written to %s", out / METRICS_FILE)
     return metrics

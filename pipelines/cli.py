@@ -34,6 +34,23 @@ def _toleration(text: str) -> dict:
     return {"key": key, "operator": "Equal" if sep else "Exists", "value": value or None, "effect": effect}
 
 
+class _Parser(argparse.ArgumentParser):
+    """`--help` of run-local/run appends the pipeline's parameters; computed only then (it imports kfp)."""
+
+    lists_parameters = ""  # "local" (run-local's defaults) or "remote"
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if not self.lists_parameters:
+            return text
+        from pipelines.local import LOCAL_DEFAULTS
+        from pipelines.params import describe
+        from pipelines.pipeline import ppocrv3_det
+
+        local = LOCAL_DEFAULTS if self.lists_parameters == "local" else {}
+        return f"{text}\n{describe(ppocrv3_det, local)}\n"
+
+
 def _compile_options(p: argparse.ArgumentParser) -> None:
     """The compile-time choices (pipelines.pipeline.CompileChoices)."""
     p.add_argument(
@@ -80,15 +97,18 @@ def _cluster_options(p: argparse.ArgumentParser, host_required: bool = True) -> 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    set_help = "a pipeline parameter (repeatable); the parameters, types and defaults are listed below"
 
     p = sub.add_parser("compile", help="compile the pipeline to YAML")
     p.add_argument("-o", "--output", type=Path, default=Path("ppocrv3_det.yaml"))
     _compile_options(p)
 
     p = sub.add_parser("run-local", help="run the whole DAG here on CPU (tiny synthetic defaults)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
-    p.add_argument("--output-root", type=Path, default=Path("local_outputs"))
+    p.lists_parameters = "local"
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", help=set_help)
+    p.add_argument("--output-root", type=Path, default=Path("local_outputs"),
+                   help="run folders go here (default local_outputs)")
     p.add_argument(
         "--runner",
         choices=("subprocess", "docker"),
@@ -107,13 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run", help="upload this pipeline as a new version and start it (or start --version-id)"
     )
+    p.lists_parameters = "remote"
     _cluster_options(p)
     p.add_argument("--name", default="ppocrv3-det", help="the pipeline the run belongs to")
     p.add_argument("--version", help="version name when uploading (default: UTC timestamp)")
     p.add_argument("--version-id", help="start this uploaded version instead of uploading one")
-    p.add_argument("--experiment", default="ppocrv3-det")
-    p.add_argument("--run-name")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets")
+    p.add_argument("--experiment", default="ppocrv3-det", help="experiment name (default ppocrv3-det)")
+    p.add_argument("--run-name", help="display name of the run")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets", help=set_help)
     p.add_argument("--no-cache", action="store_true", help="upload a version with caching off for every task")
     _compile_options(p)
 
@@ -254,4 +275,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}; choose another path", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an unreachable KFP host is one line; anything else is a bug: re-raised
+        from pipelines.remote import connection_problem
+
+        host = getattr(args, "host", None)
+        problem = connection_problem(exc, host) if host else None
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     return 0

@@ -48,6 +48,13 @@ def load_local_run(run_dir: Path) -> RunRecord:
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir}: not a local run folder")
     config = run_dir / "run_config.json"
+    outputs = [run_dir / task / "executor_output.json" for task in STAGES]
+    if not config.exists() and not any(p.exists() for p in outputs):
+        raise ValueError(
+            f"{run_dir}: not a run folder (no run_config.json and no <task>/executor_output.json of "
+            f"{', '.join(STAGES)}); pass a folder written by `python -m pipelines run-local`, e.g. "
+            "local_outputs/ppocrv3-det-<timestamp>, or a remote run id with --host"
+        )
     record = RunRecord(name=run_dir.name, state="local")
     if config.exists():
         record.parameters = json.loads(config.read_text())["arguments"]

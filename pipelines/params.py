@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 # KFP component-spec type names -> converters from CLI text.
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -16,6 +16,16 @@ def parameter_specs(pipeline: Any) -> dict[str, Any]:
 
 def defaults(pipeline: Any) -> dict[str, Any]:
     return {name: spec.default for name, spec in parameter_specs(pipeline).items()}
+
+
+def describe(pipeline: Any, local_defaults: Mapping[str, Any] = {}) -> str:  # noqa: B006 - read only
+    """The parameters `--set` accepts, one a line with its type and default (for --help); `local_defaults`
+    replace the pipeline's (run-local's tiny values)."""
+    lines = ["pipeline parameters (--set NAME=VALUE; a list takes JSON or one item, repeated --set appends):"]
+    for name, spec in sorted(parameter_specs(pipeline).items()):
+        default = local_defaults.get(name, spec.default)
+        lines.append(f"  {name:<24} {_kind(spec.type):<8} default {json.dumps(default)}")
+    return "\n".join(lines)
 
 
 def _kind(spec_type: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -74,6 +75,25 @@ def make_client(host: str, namespace: Optional[str] = None, auth: Auth = Auth())
     if auth.sa_token_path:
         kwargs["credentials"] = ServiceAccountTokenVolumeCredentials(path=auth.sa_token_path)
     return kfp.Client(**kwargs)
+
+
+def connection_problem(exc: BaseException, host: str) -> Optional[str]:
+    """One line for an unreachable KFP API (refused, unknown host, timeout), found anywhere in the exception
+    chain (kfp -> urllib3 MaxRetryError -> NewConnectionError -> ConnectionRefusedError); None otherwise."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, (ConnectionError, TimeoutError, socket.gaierror)) or name in (
+            "MaxRetryError", "NewConnectionError", "NameResolutionError", "ConnectTimeoutError"
+        ):
+            reason = getattr(current, "reason", None) or current
+            return (f"cannot reach the KFP API at {host} ({type(reason).__name__}: "
+                    f"{str(reason).splitlines()[0][:160]}); check --host and that the server is up, e.g. "
+                    "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80` then --host http://localhost:8080")
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def version_name(now: Optional[datetime.datetime] = None) -> str:

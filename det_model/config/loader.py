@@ -22,6 +22,7 @@ from typing import Any, Literal, Sequence, Union
 import yaml
 
 from det_model.config import schema
+from det_model.config.ranges import range_problems
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,47 @@ def _read_yaml(text: str, source: str) -> _Located:
     return _Located(data, origin, source)
 
 
+def _single_key(item: Any) -> Any:
+    """The name of a single-key list item ({Name: params}: a transform, a loss term), else None."""
+    return next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
+
+
+def _listing(items: list) -> str:
+    return ", ".join(f"{i} {_single_key(item)}" for i, item in enumerate(items))
+
+
+def _resolve_list_names(data: dict[str, Any], parts: list[str | int], text: str) -> list[str | int]:
+    """Let `-o` address a {Name: params} list item by name (`...transforms.EastRandomCropData.size=...`), and
+    check that an index addresses the item named after it (`transforms.3.EastRandomCropData` where index 3
+    is IaaAugment is the flag's mistake: it names the flag and the transforms at each index)."""
+    resolved: list[str | int] = []
+    node: Any = data
+    for i, part in enumerate(parts):
+        if isinstance(node, list) and isinstance(part, str) and any(_single_key(it) for it in node):
+            found = [k for k, item in enumerate(node) if _single_key(item) == part]
+            if len(found) != 1:
+                problem = "no item named" if not found else f"several items ({found}) named"
+                raise ConfigError(f"-o {text!r}: {_format_path(tuple(resolved))}: {problem} {part!r}; "
+                                  f"items: {_listing(node)}")
+            resolved.append(found[0])
+            node = node[found[0]]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node) and i + 1 < len(parts):
+            name, following = _single_key(node[part]), parts[i + 1]
+            if name is not None and isinstance(following, str) and following != name:
+                at = [k for k, item in enumerate(node) if _single_key(item) == following]
+                hint = f"{following} is at index {at[0]}; " if at else ""
+                raise ConfigError(f"-o {text!r}: item {part} of {_format_path(tuple(resolved))} is {name}, not "
+                                  f"{following}; {hint}items: {_listing(node)} (or write the name instead of "
+                                  "the index)")
+        resolved.append(part)
+        node = node.get(part) if isinstance(node, dict) else node[part] if (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)) else None
+    return resolved
+
+
 def _apply_override(located: _Located, text: str) -> None:
-    """Apply one `-o a.b.c=value` (value parsed as YAML, as PaddleOCR does); list items by index."""
+    """Apply one `-o a.b.c=value` (value parsed as YAML, as PaddleOCR does); list items by index, or
+    {Name: params} items (transforms, loss terms) by name."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"-o {text!r}: expected Section.key=value")
@@ -110,6 +150,7 @@ def _apply_override(located: _Located, text: str) -> None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"-o {text!r}: value is not valid YAML: {exc}") from exc
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    parts = _resolve_list_names(located.data, parts, text)
     if parts[0] not in located.data:
         raise ConfigError(f"-o {text!r}: unknown section {parts[0]!r}; sections: {', '.join(located.data)}")
     node: Any = located.data
@@ -269,6 +310,8 @@ class _Builder:
                 kwargs[name] = self.build(hints[name], value[name], path + (name,))
             elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
                 raise self.fail(path + (name,), "required key is missing")
+        for where, problem in range_problems(cls, kwargs):
+            raise self.fail(path + where, problem)
         self.check_compatibility_only(cls, kwargs, path)
         return cls(**kwargs)
 
@@ -350,6 +393,12 @@ def _read_file(path: str | Path) -> _Located:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; -c takes a config .yml file or a bundled recipe name") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text (UTF-8) YAML file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
     return _read_yaml(text, str(path))
 
 

@@ -32,6 +32,10 @@ BOX_OFFSET_EMPTY = "box_offset_empty"  # pyclipper returned no polygon in MakeBo
 BOX_EVENTS = (BOX_OUTSIDE_IMAGE, BOX_DEGENERATE, BOX_SELF_INTERSECTING, BOX_OFFSET_EMPTY)
 
 
+class NoUsableDataError(ValueError):
+    """Every sample of a data section was skipped: training or evaluating on nothing must fail, not exit 0."""
+
+
 class SkipSample(Exception):
     """Raised by a transform or reader when this sample cannot be used; `reason` is a short key."""
 

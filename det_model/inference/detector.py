@@ -18,12 +18,13 @@ from typing import Any
 import cv2
 import numpy as np
 import yaml
-from tqdm import tqdm
 
 from det_model.data.transforms import DetResizeForTest, NormalizeImage
 from det_model.inference.images import ImageError, draw_detections, list_images, read_image
 from det_model.inference.predictor import PRECISION_KEY, MODEL_PREFIX, create_predictor, run_predictor
 from det_model.postprocess import DBPostProcess, Detections, filter_det_boxes
+from det_model.postprocess.slicing import detect_sliced, needs_slicing
+from det_model.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,11 @@ class TextDetector:
         cpu_threads: int = 2,
         enable_mkldnn: bool = True,
         use_gpu: bool = False,
+        slice_long_images: bool = True,
     ) -> None:
         folder = Path(model_dir)
         self.limit_side_len, self.limit_type = limit_side_len, limit_type
+        self.slice_long_images = slice_long_images
         self.resize = DetResizeForTest(limit_side_len=limit_side_len, limit_type=limit_type)
         settings = read_inference_yml(folder)
         self.int8 = (settings.get("Global") or {}).get(PRECISION_KEY) == "int8"
@@ -128,7 +131,20 @@ class TextDetector:
         return detections, timing
 
     def __call__(self, image: np.ndarray) -> Detections:
+        """Boxes in `image` pixels; a very wide or tall image is detected in overlapping windows (slicing.py)."""
+        height, width = image.shape[:2]
+        if self.slice_long_images and needs_slicing(height, width, self.limit_side_len):
+            return detect_sliced(lambda window: self.detect(window)[0], image)
         return self.detect(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
+        """`self(image)` and its total time in milliseconds (stage times when the image is not sliced)."""
+        height, width = image.shape[:2]
+        if not (self.slice_long_images and needs_slicing(height, width, self.limit_side_len)):
+            return self.detect(image)
+        tick = time.perf_counter()
+        detections = self(image)
+        return detections, {"total_ms": 1e3 * (time.perf_counter() - tick)}
 
 
 # ----------------------------------------------------------------------------------------- folder runs
@@ -155,6 +171,7 @@ def infer_images(
     cpu_threads: int = 2,
     enable_mkldnn: bool = True,
     use_gpu: bool = False,
+    slice_long_images: bool = True,
 ) -> dict[str, Any]:
     """Detect text in one image or every image of a folder.
 
@@ -169,16 +186,17 @@ def infer_images(
         cpu_threads=cpu_threads,
         enable_mkldnn=enable_mkldnn,
         use_gpu=use_gpu,
+        slice_long_images=slice_long_images,
     )
     out = Path(out_dir)
     (out / DRAWN_DIR).mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     total_ms, boxes = [], 0
     with open(out / RESULTS_FILE, "w") as results:
-        for path in tqdm(images, desc="infer", unit="img", disable=len(images) < 2, dynamic_ncols=True):
+        for path in progress(images, desc="infer", unit="images", enabled=len(images) > 1):
             try:
                 image = read_image(path)
-                detections, timing = detector.detect(image)
+                detections, timing = detector.detect_timed(image)
             except (ImageError, OSError) as exc:
                 failed[str(path)] = str(exc)
                 logger.error("%s", exc)

@@ -37,6 +37,18 @@ def model_files(model_dir: str | Path) -> tuple[Path, Path]:
     )
 
 
+def require_gpu() -> None:
+    """--use-gpu is an explicit request: fail instead of printing Paddle's error and running on the CPU."""
+    import paddle
+
+    if not paddle.device.is_compiled_with_cuda():
+        raise ValueError("--use-gpu: this Paddle build has no CUDA support (paddlepaddle, not paddlepaddle-gpu); "
+                         "leave out --use-gpu to run on the CPU")
+    if paddle.device.cuda.device_count() == 0:
+        raise ValueError("--use-gpu: Paddle sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES); "
+                         "leave out --use-gpu to run on the CPU")
+
+
 def create_predictor(
     model_dir: str | Path,
     *,
@@ -56,6 +68,8 @@ def create_predictor(
     """
     from paddle import inference
 
+    if use_gpu:
+        require_gpu()
     program, params = model_files(model_dir)
     config = inference.Config(str(program), str(params))
     if use_gpu:

@@ -29,7 +29,7 @@ from det_model.modeling.detector import DBDetector, DistillationModel
 from det_model.modeling.heads.db_head import DBHead
 from det_model.modeling.necks.lk_pan import LKPAN
 from det_model.modeling.necks.rse_fpn import RSEFPN
-from det_model.modeling.weights import load_weights
+from det_model.modeling.weights import load_weights, require_fit
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ def build_detector(cfg: DetModelConfig) -> DBDetector:
     return DBDetector(backbone, neck, head, return_all_feats=cfg.return_all_feats)
 
 
+def frozen_left_at_init(arch: ArchitectureConfig, loaded: set[str]) -> list[str]:
+    """Frozen sub-models that no weights were loaded into (`loaded`: keys Global.pretrained_model set)."""
+    if not isinstance(arch, DistillationModelConfig):
+        return []
+    return [name for name, sub in arch.Models.items()
+            if sub.freeze_params and not sub.pretrained and not any(k.startswith(f"{name}.") for k in loaded)]
+
+
 def build_model(
     arch: ArchitectureConfig, *, load_pretrained: bool = True, frozen_in_eval_mode: bool = True
 ) -> nn.Layer:
@@ -88,6 +96,8 @@ def build_model(
             if load_pretrained and sub_cfg.pretrained:
                 report = load_weights(model, sub_cfg.pretrained)
                 logger.info("Architecture.Models.%s.pretrained: %s", name, report.summary())
+                # A frozen sub-model (the CML teacher) is never trained: anything left at init stays random.
+                require_fit(report, f"Architecture.Models.{name}.pretrained", full=sub_cfg.freeze_params)
             models[name] = model
         frozen = {name for name, sub_cfg in arch.Models.items() if sub_cfg.freeze_params}
         return DistillationModel(models, frozen, frozen_in_eval_mode=frozen_in_eval_mode)

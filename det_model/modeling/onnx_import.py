@@ -8,6 +8,13 @@ runs in eval mode (recorded with forward hooks). Every tensor shape is checked, 
 following the graph (a Conv's 3rd input, or the constant added to its output, possibly through a Reshape).
 The threshold branch (`head.thresh.*`) is training-only and absent from the file; it is left out of the
 written `.pdparams` and reported.
+
+Our own exports (`det-model export` ONNX) hold the head in its `DeployHead` form: the two transposed
+convolutions and the BatchNorm between them folded into two 1x1 convolutions and a DepthToSpace. That form is
+imported too: the transposed-convolution weights are read back out of the 1x1 kernels, the folded BatchNorm
+scale and shift stay in conv2's weight and bias, and `conv_bn2` becomes the identity (weight 1, bias 0, mean 0,
+variance 1 - epsilon). The imported student computes the same map as the exported one; only the separate
+statistics of that one BatchNorm cannot be recovered (fine-tuning re-learns them).
 """
 
 from __future__ import annotations
@@ -50,10 +57,12 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     left_at_init: list[str] = field(default_factory=list)  # in our state dict, not in the ONNX file
     node_counts: dict[str, int] = field(default_factory=dict)
+    deploy_head: bool = False  # our export's folded head form, unfolded
 
     def summary(self) -> str:
+        form = ", DeployHead form unfolded" if self.deploy_head else ""
         return (
-            f"{self.onnx_path} -> {self.out_path}: {len(self.imported)} tensors imported "
+            f"{self.onnx_path} -> {self.out_path}: {len(self.imported)} tensors imported{form} "
             f"({', '.join(f'{n} {op}' for op, n in sorted(self.node_counts.items()))}); "
             f"{len(self.left_at_init)} left at initialisation (training-only {TRAINING_ONLY_PREFIX}*)"
         )
@@ -94,7 +103,12 @@ class OnnxGraph:
         import onnx  # only needed here
         from onnx import numpy_helper
 
-        graph = onnx.load(str(path)).graph
+        try:
+            graph = onnx.load(str(path)).graph
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: a file that is not ONNX
+            raise ValueError(f"{path}: not an ONNX model ({type(exc).__name__}: {str(exc)[:120]}); pass an "
+                             ".onnx file such as ch_PP-OCRv3_det_infer.onnx or a det-model export's "
+                             "inference.onnx") from None
         self.nodes = list(graph.node)
         self.constants: dict[str, np.ndarray] = {
             init.name: numpy_helper.to_array(init) for init in graph.initializer
@@ -133,9 +147,21 @@ class OnnxGraph:
         return None
 
 
-def _check_node_counts(graph: OnnxGraph, order: list[tuple[str, nn.Layer]], source: str) -> dict[str, int]:
+DEPLOY_HEAD_LAYERS = 3  # head.binarize.conv2, conv_bn2, conv3: two 1x1 Conv nodes in the DeployHead form
+
+
+def is_deploy_head_export(graph: OnnxGraph) -> bool:
+    """Our export's head form: no ConvTranspose, the map comes out of a DepthToSpace."""
+    return not graph.ops({"ConvTranspose"}) and bool(graph.ops({"DepthToSpace"}))
+
+
+def _check_node_counts(graph: OnnxGraph, order: list[tuple[str, nn.Layer]], source: str,
+                       deploy_head: bool = False) -> dict[str, int]:
     ours = Counter(ONNX_OP_FOR_LAYER[type(layer)] for _, layer in order)
-    theirs = Counter(node.op_type for node in graph.ops(set(ours)))
+    if deploy_head:
+        ours.update({"ConvTranspose": -2, "BatchNormalization": -1, "Conv": 2})
+        ours = +ours
+    theirs = Counter(node.op_type for node in graph.ops(set(ONNX_OP_FOR_LAYER.values())))
     if ours != theirs:
         diffs = ", ".join(f"{op}: file {theirs.get(op, 0)} vs student {ours[op]}" for op in sorted(ours))
         raise ValueError(
@@ -189,11 +215,43 @@ def _map_layer(
     return {key: (onnx_name, _tensor(graph, onnx_name, source, node)) for key, onnx_name in pairs.items()}
 
 
+def _unfold_deploy_head(graph: OnnxGraph, hidden, out, model: DBDetector, source: str) -> dict[str, np.ndarray]:
+    """head.binarize.conv2 / conv_bn2 / conv3 from DeployHead's two 1x1 convolutions (see module doc)."""
+    head = model.head.binarize
+    s = int(head.conv2._stride[0])
+    hidden_w, out_w = _tensor(graph, hidden.input[1], source, hidden), _tensor(graph, out.input[1], source, out)
+    hidden_b = _tensor(graph, graph.bias_of(hidden), source, hidden)
+    out_b = _tensor(graph, graph.bias_of(out), source, out)
+    c_in, c_mid = int(head.conv2.weight.shape[0]), int(head.conv2.weight.shape[1])
+    if hidden_w.shape != (s * s * c_mid, c_in, 1, 1) or out_w.shape != (s ** 4, s * s * c_mid, 1, 1):
+        raise ValueError(f"{source}: head convolutions {list(hidden_w.shape)} and {list(out_w.shape)} are not "
+                         f"DeployHead's for {c_in} channels; not a PP-OCRv3 student export")
+    blocks = out_w.reshape(s * s, s * s, s, s, c_mid)  # (row, col, i, j, c): zero unless row//s == i, col//s == j
+    w3 = np.array([[blocks[k, l, 0, 0] for l in range(s)] for k in range(s)])  # (k, l, c): phase (0, 0)
+    eps = float(head.conv_bn2._epsilon)
+    return {
+        "head.binarize.conv2.weight": hidden_w.reshape(s, s, c_mid, c_in).transpose(3, 2, 0, 1),
+        "head.binarize.conv2.bias": hidden_b.reshape(-1)[:c_mid],
+        "head.binarize.conv_bn2.weight": np.ones(c_mid, np.float32),
+        "head.binarize.conv_bn2.bias": np.zeros(c_mid, np.float32),
+        "head.binarize.conv_bn2._mean": np.zeros(c_mid, np.float32),
+        "head.binarize.conv_bn2._variance": np.full(c_mid, 1.0 - eps, np.float32),
+        "head.binarize.conv3.weight": w3.transpose(2, 0, 1)[:, None, :, :],
+        "head.binarize.conv3.bias": out_b.reshape(-1)[:1],
+    }
+
+
 def map_onnx_to_student(graph: OnnxGraph, model: DBDetector, source: str) -> dict[str, np.ndarray]:
-    """{state key: array} for the student `model` from the ONNX graph; ValueError on any disagreement."""
+    """{state key: array} for the student `model` from the ONNX graph (the released layout, or our export's
+    DeployHead form); ValueError on any disagreement."""
     order = execution_order(model)
-    _check_node_counts(graph, order, source)
+    deploy_head = is_deploy_head_export(graph)
+    _check_node_counts(graph, order, source, deploy_head)
     nodes = graph.ops(set(ONNX_OP_FOR_LAYER.values()))
+    extra: dict[str, np.ndarray] = {}
+    if deploy_head:
+        extra = _unfold_deploy_head(graph, nodes[-2], nodes[-1], model, source)
+        order, nodes = order[:-DEPLOY_HEAD_LAYERS], nodes[:-2]
     state = model.state_dict()
     mapped: dict[str, np.ndarray] = {}
     used: set[str] = set()
@@ -215,6 +273,10 @@ def map_onnx_to_student(graph: OnnxGraph, model: DBDetector, source: str) -> dic
     unused = sorted(name for name in graph.constants if PADDLE_PARAM_NAME.match(name) and name not in used)
     if unused:
         raise ValueError(f"{source}: parameters {unused[:5]} ({len(unused)}) have no place in the student")
+    for key, array in extra.items():
+        if tuple(array.shape) != tuple(int(n) for n in state[key].shape):
+            raise ValueError(f"{source}: {key} unfolds to {list(array.shape)}, needs {list(state[key].shape)}")
+        mapped[key] = np.ascontiguousarray(array, dtype=np.float32)
     return mapped
 
 
@@ -239,6 +301,7 @@ def import_onnx(onnx_path: str | Path, out_path: str | Path) -> ImportReport:
         imported=list(mapped),
         left_at_init=left,
         node_counts=dict(Counter(node.op_type for node in graph.ops(set(ONNX_OP_FOR_LAYER.values())))),
+        deploy_head=is_deploy_head_export(graph),
     )
     logger.info("%s", report.summary())
     return report

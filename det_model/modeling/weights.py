@@ -60,13 +60,24 @@ def params_path_candidates(path: str | Path) -> list[Path]:
     return [path.with_name(path.name + PARAMS_SUFFIX), path]
 
 
+def read_paddle_file(path: str | Path, what: str = "a paddle.save file (.pdparams/.pdopt)") -> object:
+    """`paddle.load`, with any parse failure of a damaged or foreign file turned into one ValueError that
+    names the file (paddle's own messages, e.g. `invalid literal for int()`, do not)."""
+    try:
+        return paddle.load(str(path))
+    except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError, UnicodeDecodeError,
+            RuntimeError) as exc:  # what unpickling garbage raises
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not {what}, or a damaged one ({detail}); re-create or re-download it") from None
+
+
 def load_params_file(path: str | Path) -> dict[str, np.ndarray]:
     """Read a `.pdparams` file (`paddle.save` of a state dict) as {key: numpy array}."""
     candidates = params_path_candidates(path)
     found = next((candidate for candidate in candidates if candidate.is_file()), None)
     if found is None:
         raise FileNotFoundError(f"parameter file not found; tried {', '.join(str(c) for c in candidates)}")
-    raw = paddle.load(str(found))
+    raw = read_paddle_file(found, "a parameter file (paddle.save of a state dict)")
     if not isinstance(raw, dict):
         raise ValueError(
             f"{found}: expected a state dict (mapping of names to arrays), got {type(raw).__name__}"
@@ -182,6 +193,54 @@ def apply_params(layer: nn.Layer, params: dict[str, np.ndarray], *, source: str)
             "%s: %s skipped, file shape %s vs model %s", source, key, list(file_shape), list(model_shape)
         )
     return report
+
+
+THRESHOLD_BRANCH = "head.thresh."  # DB's training-only threshold branch, absent from inference exports
+
+
+def is_threshold_branch(key: str) -> bool:
+    """`head.thresh.*`, also inside a sub-model (`Student.head.thresh.*`)."""
+    return key.startswith(THRESHOLD_BRANCH) or f".{THRESHOLD_BRANCH}" in key
+
+
+def _part(key: str) -> str:
+    """`backbone`, `neck` or `head` of a (possibly sub-model-prefixed) state key."""
+    parts = key.split(".")
+    return parts[1] if parts[0] not in DETECTOR_PARTS and len(parts) > 1 else parts[0]
+
+
+def _backbone_only(report: LoadReport) -> bool:
+    """The file holds backbone weights only (PaddleOCR's ImageNet `pretrain_models`), all of which loaded."""
+    in_file = report.loaded + report.unexpected + [key for key, _, _ in report.shape_mismatched]
+    return bool(report.loaded) and all(_part(key) == "backbone" for key in in_file)
+
+
+def require_fit(report: LoadReport, what: str, *, full: bool = False) -> None:
+    """The loading rule for weights a run depends on: every model key must have been loaded with its shape,
+    except (unless `full`) the DB head's threshold branch, which inference exports and `det-model
+    import-onnx` do not have (training then starts that branch from initialisation), and the neck and head
+    when the file holds a backbone only (ImageNet initialisation, as PaddleOCR's pretrain_models). Raises
+    ValueError naming the counts and the first missing / mismatched keys; a frozen sub-model must load in full."""
+    backbone_only = not full and _backbone_only(report)
+    missing = [key for key in report.missing
+               if full or not (is_threshold_branch(key) or (backbone_only and _part(key) != "backbone"))]
+    if not missing and not report.shape_mismatched:
+        if len(missing) != len(report.missing):
+            logger.warning("%s=%s: %d keys start from initialisation (first: %s)", what, report.source,
+                           len(report.missing), report.missing[0])
+        return
+    total = len(report.loaded) + len(report.missing) + len(report.shape_mismatched)
+    parts = [f"loaded {len(report.loaded)} of {total} model keys"]
+    if missing:
+        parts.append(f"missing {len(missing)} (first: {', '.join(missing[:3])})")
+    if report.shape_mismatched:
+        key, theirs, ours = report.shape_mismatched[0]
+        parts.append(f"shape-mismatched {len(report.shape_mismatched)} (first: {key} file {list(theirs)} vs "
+                     f"model {list(ours)})")
+    rule = ("a frozen sub-model must load in full" if full else
+            f"only the DB head's threshold branch ({THRESHOLD_BRANCH}*) may be missing")
+    raise ValueError(f"{what}={report.source} does not fit the model: {'; '.join(parts)}; {rule}. Is it the "
+                     "right file for this Architecture (e.g. a teacher's weights for a student)?")
 
 
 def load_weights(layer: nn.Layer, path: str | Path) -> LoadReport:

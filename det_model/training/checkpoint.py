@@ -1,7 +1,10 @@
 """PaddleOCR's checkpoint layout: `<dir>/<prefix>.{pdparams,pdopt,states}`, written atomically.
 
-`.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it.
-Unlike PaddleOCR, resuming restores `global_step` too, so the eval schedule does not shift after a resume.
+`.states` is a pickle (protocol 2) of {"best_model_dict", "epoch", "global_step"}, as PaddleOCR writes it,
+plus (ours) "epoch_step", "elapsed_s", "log_sizes" and "loss_window". Unlike PaddleOCR, resuming restores
+`global_step` and the position inside the epoch too, so a resumed run trains exactly the steps an
+uninterrupted run would (a `best_accuracy` written mid-epoch resumes mid-epoch) and rewinds metrics.jsonl /
+train.log to the checkpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from typing import Any
 import paddle
 
 from det_model.config.schema import DetConfig
-from det_model.modeling.weights import apply_params, load_params_file, load_weights
+from det_model.modeling.weights import (
+    LoadReport,
+    apply_params,
+    load_params_file,
+    load_weights,
+    read_paddle_file,
+    require_fit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +37,36 @@ LATEST = "latest"  # the checkpoint of the last finished epoch, the one a resume
 
 @dataclass
 class TrainState:
-    epoch: int = 0
+    epoch: int = 0  # completed epochs
     global_step: int = 0
     best_model_dict: dict[str, Any] = field(default_factory=dict)
+    epoch_step: int = 0  # batches of epoch `epoch + 1` already trained (a checkpoint written mid-epoch)
+    elapsed_s: float = 0.0  # training time before this process, so metrics.jsonl's clock continues
+    log_sizes: dict[str, int] = field(default_factory=dict)  # metrics.jsonl / train.log bytes at the save
+    loss_window: dict[str, list[float]] = field(default_factory=dict)  # the smoothed losses' recent values
+
+    def to_states(self) -> dict[str, Any]:
+        return {
+            "best_model_dict": dict(self.best_model_dict),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "epoch_step": self.epoch_step,
+            "elapsed_s": self.elapsed_s,
+            "log_sizes": dict(self.log_sizes),
+            "loss_window": {k: list(v) for k, v in self.loss_window.items()},
+        }
+
+    @classmethod
+    def from_states(cls, states: dict[str, Any]) -> "TrainState":
+        return cls(
+            epoch=int(states.get("epoch", 0)),
+            global_step=int(states.get("global_step", 0)),
+            best_model_dict=dict(states.get("best_model_dict", {})),
+            epoch_step=int(states.get("epoch_step", 0)),
+            elapsed_s=float(states.get("elapsed_s", 0.0)),
+            log_sizes={str(k): int(v) for k, v in dict(states.get("log_sizes", {})).items()},
+            loss_window={str(k): [float(x) for x in v] for k, v in dict(states.get("loss_window", {})).items()},
+        )
 
 
 def _atomic_write(path: Path, write) -> Path:
@@ -78,17 +115,30 @@ def save_checkpoint(
     optimizer: paddle.optimizer.Optimizer,
     state: TrainState,
 ) -> Path:
-    """Write the three files to temporaries first, then rename them into place (a crash leaves the old set)."""
+    """Write the three files to temporaries first, then rename them into place (a crash leaves the old set).
+    When writing fails (disk full, read-only folder) the temporaries are removed and an OSError names the
+    checkpoint and what to do; the previous checkpoint of that prefix is untouched."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     base = directory / prefix
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        temporaries = _write_temporaries(base, model, optimizer, state)
+    except OSError as exc:
+        for leftover in directory.glob(f".{prefix}.*.tmp") if directory.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write checkpoint {base}.* ({exc.strerror or exc}); the previous "
+                      f"{prefix} is kept and partial files were removed: free space there or set "
+                      "Global.save_model_dir to another folder", str(directory)) from None
+    for tmp, suffix in temporaries:
+        os.replace(tmp, Path(f"{base}{suffix}"))
+    return base
+
+
+def _write_temporaries(base: Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer,
+                       state: TrainState) -> list[tuple[Path, str]]:
     optimizer_state = _rename_state(optimizer.state_dict(), _structured_names(model))
-    states = {
-        "best_model_dict": dict(state.best_model_dict),
-        "epoch": state.epoch,
-        "global_step": state.global_step,
-    }
-    temporaries = [
+    states = state.to_states()
+    return [
         (
             _atomic_write(base.with_suffix(".pdparams"), lambda p: paddle.save(model.state_dict(), str(p))),
             ".pdparams",
@@ -101,9 +151,6 @@ def save_checkpoint(
             ".states",
         ),
     ]
-    for tmp, suffix in temporaries:
-        os.replace(tmp, Path(f"{base}{suffix}"))
-    return base
 
 
 def checkpoint_prefix(path: str | Path) -> Path:
@@ -116,9 +163,18 @@ def checkpoint_prefix(path: str | Path) -> Path:
     return path
 
 
+def _resolve(path: str | Path) -> Path:
+    """checkpoint_prefix, saying which checkpoint a folder stands for (it is easy to mean best_accuracy)."""
+    base = checkpoint_prefix(path)
+    if Path(path).is_dir():
+        logger.warning("Global.checkpoints=%s is a folder: loading %s (give %s for the best one)", path, base,
+                       base.with_name(BEST))
+    return base
+
+
 def load_checkpoint_params(path: str | Path, model: paddle.nn.Layer) -> Path:
     """The weights of a checkpoint, strictly: every model key must be in the file with its shape."""
-    source = Path(f"{checkpoint_prefix(path)}.pdparams")
+    source = Path(f"{_resolve(path)}.pdparams")
     report = apply_params(model, load_params_file(source), source=str(source))
     if report.missing or report.shape_mismatched:
         raise ValueError(f"Global.checkpoints={path} does not fit this model: {report.summary()}")
@@ -129,7 +185,7 @@ def load_checkpoint(
     path: str | Path, model: paddle.nn.Layer, optimizer: paddle.optimizer.Optimizer | None
 ) -> TrainState:
     """Resume (`Global.checkpoints`): weights, optimizer + lr schedule, epoch, global step and best metrics."""
-    base = checkpoint_prefix(path)
+    base = _resolve(path)
     missing = [f"{base}{s}" for s in SUFFIXES if not Path(f"{base}{s}").exists()]
     if missing:
         raise FileNotFoundError(
@@ -138,42 +194,45 @@ def load_checkpoint(
     load_checkpoint_params(base, model)
     if optimizer is not None:
         structured_to_current = {v: k for k, v in _structured_names(model).items()}
-        optimizer.set_state_dict(_rename_state(paddle.load(f"{base}.pdopt"), structured_to_current))
-    with open(f"{base}.states", "rb") as handle:
-        states = pickle.load(handle)
-    state = TrainState(
-        epoch=int(states.get("epoch", 0)),
-        global_step=int(states.get("global_step", 0)),
-        best_model_dict=dict(states.get("best_model_dict", {})),
-    )
-    logger.info("resumed from %s: epoch %d, global step %d", base, state.epoch, state.global_step)
+        optimizer_state = read_paddle_file(f"{base}.pdopt", "an optimizer state file")
+        optimizer.set_state_dict(_rename_state(optimizer_state, structured_to_current))
+    states = _read_states(Path(f"{base}.states"))
+    state = TrainState.from_states(states)
+    logger.info("resumed from %s: epoch %d (+%d batches), global step %d", base, state.epoch, state.epoch_step,
+                state.global_step)
     return state
 
 
-def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> None:
-    """`Global.pretrained_model`: weights only, prefix-aware; missing/unexpected keys are reported."""
+def _read_states(path: Path) -> dict[str, Any]:
+    try:
+        states = pickle.loads(path.read_bytes())
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+            KeyError) as exc:
+        raise ValueError(f"{path}: not a checkpoint .states file, or a damaged one ({exc})") from None
+    if not isinstance(states, dict):
+        raise ValueError(f"{path}: expected a dict of training states, got {type(states).__name__}")
+    return states
+
+
+def load_pretrained(path: str | Path, model: paddle.nn.Layer) -> LoadReport:
+    """`Global.pretrained_model`: weights only, prefix-aware; it must fit the model (`require_fit`: only the
+    DB threshold branch, or neck and head after a backbone-only file, may be missing)."""
     report = load_weights(model, path)
     logger.info("Global.pretrained_model=%s: %s", path, report.summary())
+    require_fit(report, "Global.pretrained_model")
+    return report
 
 
 def load_eval_weights(cfg: DetConfig, model: paddle.nn.Layer) -> str:
-    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`.
-
-    Returns what was loaded, for the record. Distillation sub-models may already hold their
-    `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
+    """Load `Global.checkpoints` (strict: every model key must be present) or else `Global.pretrained_model`
+    (it must fit: `require_fit`). Returns what was loaded, for the record. Distillation sub-models may already
+    hold their `Architecture.Models.<Name>.pretrained` weights (loaded by build_model).
     """
     g = cfg.Global
     if g.checkpoints:
         return str(load_checkpoint_params(g.checkpoints, model))
     if g.pretrained_model:
-        report = load_weights(model, g.pretrained_model)
-        if report.missing:
-            logger.warning(
-                "Global.pretrained_model=%s leaves %d keys at init: %s",
-                g.pretrained_model,
-                len(report.missing),
-                report.summary(),
-            )
+        require_fit(load_weights(model, g.pretrained_model), "Global.pretrained_model")
         return str(g.pretrained_model)
     sub_models = cfg.Architecture.Models if cfg.is_distillation else {}
     if sub_models and all(sub.pretrained for sub in sub_models.values()):

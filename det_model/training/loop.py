@@ -19,24 +19,33 @@ from typing import Any
 
 import numpy as np
 import paddle
-from tqdm import tqdm
 
 from det_model.config import DetConfig, dump_config, schema
 from det_model.data.dataset import build_dataloader
+from det_model.data.skips import NoUsableDataError, SkipStats
 from det_model.losses import build_loss
-from det_model.modeling.build import build_model
+from det_model.modeling.build import build_model, frozen_left_at_init
+from det_model.progress import progress
 from det_model.training.amp import AmpContext
 from det_model.training.checkpoint import (
     BEST,
     LATEST,
     TrainState,
+    checkpoint_prefix,
     load_checkpoint,
     load_pretrained,
     save_checkpoint,
 )
 from det_model.training.distributed import DistributedEnv, setup_device
-from det_model.training.history import METRICS_LOG, MetricsHistory, SmoothedLosses
+from det_model.training.history import (
+    METRICS_LOG,
+    MetricsHistory,
+    SmoothedLosses,
+    file_sizes,
+    rewind_logs,
+)
 from det_model.training.schedule import build_lr_scheduler
+from det_model.training.target_watch import EmptyTargetWatch, crop_hint
 
 logger = logging.getLogger(__name__)
 
@@ -126,17 +135,33 @@ class Trainer:
         self.state = TrainState()
         self._load_weights()
         self.train_model = paddle.DataParallel(self.model) if env.world_size > 1 else self.model
-        self.history = MetricsHistory(self.save_dir / METRICS_LOG if env.is_main else None)
-        self.smoothed = SmoothedLosses(cfg.Global.log_smooth_window)
+        if env.is_main and self._resumes_here():
+            rewind_logs(self.save_dir, self.state.log_sizes)
+        self.history = MetricsHistory(self.save_dir / METRICS_LOG if env.is_main else None,
+                                      elapsed_before=self.state.elapsed_s)
+        self.smoothed = SmoothedLosses(cfg.Global.log_smooth_window, self.state.loss_window)
+        self.target_watch = EmptyTargetWatch(crop_hint(cfg.Train.dataset.transforms))
         self._eval_start, self._eval_interval = self._eval_schedule()
 
     # ------------------------------------------------------------------------------------------ setup
     def _load_weights(self) -> None:
         g = self.cfg.Global
-        if g.checkpoints:
+        if g.checkpoints:  # strict: every key, frozen sub-models included
             self.state = load_checkpoint(g.checkpoints, self.model, self.optimizer)
-        elif g.pretrained_model:
-            load_pretrained(g.pretrained_model, self.model)
+            return
+        loaded = set(load_pretrained(g.pretrained_model, self.model).loaded) if g.pretrained_model else set()
+        for name in frozen_left_at_init(self.cfg.Architecture, loaded):
+            raise ValueError(
+                f"Architecture.Models.{name}.freeze_params is true but no weights are loaded into {name} "
+                f"(Architecture.Models.{name}.pretrained is empty): distilling from a random frozen model "
+                f"teaches nothing; set -o Architecture.Models.{name}.pretrained=<file>.pdparams (the CML "
+                "teacher is a DML run's student: det-model extract-params --prefix Student "
+                "<DML save_model_dir>/best_accuracy.pdparams <file>)")
+
+    def _resumes_here(self) -> bool:
+        """Resuming from a checkpoint of this save_model_dir: its logs continue (and are rewound to it)."""
+        g = self.cfg.Global
+        return bool(g.checkpoints) and checkpoint_prefix(g.checkpoints).parent.resolve() == self.save_dir.resolve()
 
     def _eval_schedule(self) -> tuple[int, int]:
         g = self.cfg.Global
@@ -168,24 +193,17 @@ class Trainer:
             dump_config(self.cfg, self.save_dir / "config.yml")
             log_handler = _attach_log_file(self.save_dir / "train.log")
         total = self.steps_per_epoch * g.epoch_num
-        bar = tqdm(
-            total=total,
-            initial=self.state.global_step,
-            disable=not self.env.is_main,
-            unit="step",
-            dynamic_ncols=True,
-            desc="train",
-        )
+        # Without a terminal the `epoch: [e/E], global_step: ...` log lines are the progress lines.
+        bar = progress(total=total, initial=self.state.global_step, enabled=self.env.is_main, plain=False,
+                       unit="steps", desc="train")
         try:
             for epoch in range(self.state.epoch + 1, g.epoch_num + 1):
                 self.train_one_epoch(epoch, bar)
-                self.state.epoch = epoch
+                self.state.epoch, self.state.epoch_step = epoch, 0
                 if self.env.is_main:
-                    save_checkpoint(self.save_dir, LATEST, self.model, self.optimizer, self.state)
+                    self._save(LATEST)
                     if g.save_epoch_step > 0 and epoch % g.save_epoch_step == 0:
-                        save_checkpoint(
-                            self.save_dir, f"iter_epoch_{epoch}", self.model, self.optimizer, self.state
-                        )
+                        self._save(f"iter_epoch_{epoch}")
         finally:
             bar.close()
             self.history.close()
@@ -199,33 +217,71 @@ class Trainer:
             )
         return TrainResult(self.save_dir, best, self.state.epoch, self.state.global_step)
 
-    def train_one_epoch(self, epoch: int, bar: tqdm) -> None:
+    def _save(self, prefix: str) -> None:
+        """A checkpoint that also records the training clock and the log sizes (for an exact resume)."""
+        self.state.elapsed_s = self.history.elapsed()
+        self.state.loss_window = self.smoothed.recent()
+        self.state.log_sizes = file_sizes([self.save_dir / METRICS_LOG, self.save_dir / "train.log"])
+        save_checkpoint(self.save_dir, prefix, self.model, self.optimizer, self.state)
+
+    def train_one_epoch(self, epoch: int, bar: Any) -> None:
+        """Train one epoch; the first `state.epoch_step` batches are passed over when resuming mid-epoch."""
         _set_epoch(self.train_loader, epoch)
         self.train_model.train()
-        g = self.cfg.Global
+        resume_at, batches = self.state.epoch_step, 0
         tick = time.perf_counter()
         for batch_index, batch in enumerate(self.train_loader):
-            if batch is None:  # every sample of the batch was skipped (counted by the dataset)
+            batches += 1
+            if batch is None or batch_index < resume_at:  # None: every sample skipped (counted by the loader)
+                tick = time.perf_counter()
                 continue
-            lr = self.optimizer.get_lr()
-            losses = self.train_step(batch)
-            check_finite(losses, epoch, self.state.global_step, self.save_dir)
-            self.state.global_step += 1
-            batch_size = int(batch["image"].shape[0])
-            elapsed, tick = time.perf_counter() - tick, time.perf_counter()
-            self.smoothed.update({k: float(v.mean()) for k, v in losses.items()})
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{self.smoothed.median('loss'):.4f}", lr=f"{lr:.2e}", ips=f"{batch_size / elapsed:.1f}"
-            )
-            last_in_epoch = batch_index == self.steps_per_epoch - 1
-            if self.env.is_main and (self.state.global_step % g.print_batch_step == 0 or last_in_epoch):
-                self._log_train(epoch, lr, batch_size / elapsed)
-            if self.eval_loader is not None and eval_due(
-                self.state.global_step, self._eval_start, self._eval_interval
-            ):
-                self.evaluate_and_keep_best(epoch)
-                self.train_model.train()
+            self._train_batch(epoch, batch_index, batch, tick, bar)
+            tick = time.perf_counter()
+        self._record_skips(epoch, batches)
+
+    def _train_batch(self, epoch: int, batch_index: int, batch: dict[str, Any], tick: float, bar: Any) -> None:
+        g = self.cfg.Global
+        lr = self.optimizer.get_lr()
+        losses = self.train_step(batch)
+        check_finite(losses, epoch, self.state.global_step, self.save_dir)
+        self.state.global_step += 1
+        self.state.epoch_step += 1
+        if self.state.epoch_step == self.steps_per_epoch:  # the epoch is complete (for a best_accuracy save)
+            self.state.epoch, self.state.epoch_step = epoch, 0
+        batch_size = int(batch["image"].shape[0])
+        elapsed = time.perf_counter() - tick
+        if self.env.is_main:
+            self.target_watch.observe(batch, self.state.global_step)
+        self.smoothed.update({k: float(v.mean()) for k, v in losses.items()})
+        bar.update(1)
+        bar.set_postfix(
+            loss=f"{self.smoothed.median('loss'):.4f}", lr=f"{lr:.2e}", ips=f"{batch_size / elapsed:.1f}"
+        )
+        last_in_epoch = batch_index == self.steps_per_epoch - 1
+        if self.env.is_main and (self.state.global_step % g.print_batch_step == 0 or last_in_epoch):
+            self._log_train(epoch, lr, batch_size / elapsed)
+        if self.eval_loader is not None and eval_due(
+            self.state.global_step, self._eval_start, self._eval_interval
+        ):
+            self.evaluate_and_keep_best(epoch)
+            self.train_model.train()
+
+    def _record_skips(self, epoch: int, batches: int) -> None:
+        """Skipped samples by reason go to metrics.jsonl; an epoch without a single usable batch stops the run
+        (nothing is saved: an untrained `latest` must not look like a result)."""
+        skipped = SkipStats()
+        dataset = getattr(self.train_loader, "dataset", None)
+        for stats in (getattr(dataset, "load_skips", None), getattr(self.train_loader, "epoch_skips", None)):
+            if stats:
+                skipped.merge(stats)
+        if batches == 0:
+            files = list(self.cfg.Train.dataset.label_file_list)
+            raise NoUsableDataError(f"Train.dataset.label_file_list {files}: no usable training sample in "
+                                    f"epoch {epoch} (nothing was trained in it, latest is not written); "
+                                    f"skipped:\n{skipped.summary()}")
+        if skipped:
+            self.history.write({"type": "skips", "epoch": epoch, "global_step": self.state.global_step,
+                                "skipped": dict(sorted(skipped.counts.items()))})
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, paddle.Tensor]:
         with self.amp.autocast():
@@ -249,7 +305,6 @@ class Trainer:
         improved = current >= best  # PaddleOCR uses >=, so the first evaluation always saves
         if improved:
             self.state.best_model_dict = {**metrics, "best_epoch": epoch}
-            save_checkpoint(self.save_dir, BEST, self.model, self.optimizer, self.state)
         record = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         self.history.write({"type": "eval", "epoch": epoch, "global_step": self.state.global_step, **record})
         logger.info(
@@ -259,6 +314,8 @@ class Trainer:
             ", ".join(f"{k}: {v:.4f}" for k, v in record.items()),
             " (new best_accuracy)" if improved else f" (best {main} {best:.4f})",
         )
+        if improved:  # after the record and the log line, so that a resume from it keeps both
+            self._save(BEST)
         return metrics
 
     def _log_train(self, epoch: int, lr: float, ips: float) -> None:

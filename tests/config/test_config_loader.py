@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,29 @@ def test_missing_file_and_unknown_recipe() -> None:
         load_config("/nonexistent/x.yml")
     with pytest.raises(ConfigError, match="bundled: ch_PP-OCRv3_det_cml.yml"):
         config_path("nope.yml")
+
+
+@pytest.mark.parametrize("recipe, by_index, by_name", [
+    ("dml", "Train.dataset.transforms.4.EastRandomCropData.size=[64,64]",
+     "Train.dataset.transforms.EastRandomCropData.size=[64,64]"),
+    ("cml", "Loss.loss_config_list.1.DistillationDMLLoss.weight=2.5",
+     "Loss.loss_config_list.DistillationDMLLoss.weight=2.5"),
+    ("student", "Eval.dataset.transforms.2.DetResizeForTest={limit_side_len: 64, limit_type: min}",
+     "Eval.dataset.transforms.DetResizeForTest={limit_side_len: 64, limit_type: min}"),
+])
+def test_override_addresses_a_list_item_by_name(recipe: str, by_index: str, by_name: str) -> None:
+    path = config_path(f"ch_PP-OCRv3_det_{recipe}.yml")
+    assert load_config(path, [by_name]) == load_config(path, [by_index]) != load_config(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("Global.eval_batch_step=[0, -5]", r"Global\.eval_batch_step\[1\]: must be >= 0, got -5"),
+    ("Train.loader.batch_size_per_card=0", r"batch_size_per_card: must be >= 1, got 0"),
+    ("Train.dataset.transforms.EastRandomCropData.size=[640, 100]", r"size\[1\]: must be >= 32 and a multiple"),
+    ("Train.dataset.transforms.MakeBorderMap.shrink_ratio=1.5", r"shrink_ratio: must be > 0 and < 1, got 1\.5"),
+    ("Optimizer.lr.learning_rate=.nan", r"learning_rate: must be > 0, got nan"),
+    ("Train.dataset.ratio_list=[1.0, 0]", r"ratio_list\[1\]: must be > 0, got 0"),
+])
+def test_out_of_range_values_name_the_flag(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"-o {override}: ") + r"[\w.\[\]]*" + message):
+        load_config(config_path("ch_PP-OCRv3_det_student.yml"), [override])

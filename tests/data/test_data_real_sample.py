@@ -25,7 +25,7 @@ TRAIN_OPS = (schema.DecodeImageConfig(), schema.DetLabelEncodeConfig(), schema.C
 
 def test_inspect_real_sample() -> None:
     report = inspect_label_file(SAMPLE / "label.txt", SAMPLE)
-    assert (report.images, report.missing_images, report.degenerate) == (13, 0, 0)
+    assert (report.images, report.missing_images, report.degenerate) == (13, 0, 0) and report.clean
     assert report.boxes == 106 and report.point_counts == {4: 106}
 
 

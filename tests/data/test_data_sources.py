@@ -54,15 +54,17 @@ def _entries(label: Path) -> list[tuple[str, int]]:
 def test_hiertext_line_level(tmp_path: Path) -> None:
     _hiertext_gt(tmp_path / "train.jsonl.gz")
     (tmp_path / "train").mkdir()
+    cv2.imwrite(str(tmp_path / "train" / "abc123.jpg"), np.zeros((100, 200, 3), np.uint8))
     stats = convert_hiertext(tmp_path / "train.jsonl.gz", tmp_path / "train", tmp_path / "label.txt")
     assert _entries(tmp_path / "label.txt") == [("HELLO WORLD", 4), ("###", 4), ("###", 4)]
     assert (stats.images, stats.boxes, stats.ignored, stats.dropped) == (1, 3, 2, 1)
-    assert stats.missing_images == 1 and stats.notes["handwritten_lines"] == 1
+    assert stats.missing_images == 0 and stats.notes["handwritten_lines"] == 1
     assert read_label_file(tmp_path / "label.txt")[0][0].img_path == "train/abc123.jpg"
 
 
 def test_hiertext_word_level_maps_illegible_to_ignore_and_keeps_polygons(tmp_path: Path) -> None:
     _hiertext_gt(tmp_path / "gt.jsonl.gz")
+    cv2.imwrite(str(tmp_path / "abc123.jpg"), np.zeros((100, 200, 3), np.uint8))
     stats = convert_hiertext(tmp_path / "gt.jsonl.gz", tmp_path, tmp_path / "words.txt", level="word",
                              degenerate="ignore")
     # Empty-text illegible word -> "###" (PaddleOCR would train "" as text); the word-less line falls back to
@@ -96,9 +98,13 @@ def test_icdar2015_bom_crlf_and_commas(tmp_path: Path) -> None:
     assert [(e.transcription, e.points[0].tolist()) for e in records[1].entries] == [("a,b,c", [1, 1]),
                                                                                      ("###", [2, 2])]
     assert (stats.boxes, stats.ignored, stats.dropped) == (2, 1, 1)
-    (gt / "gt_img_3.txt").write_text("1,2,x,4,5,6,7,8,t\n")
-    with pytest.raises(ValueError, match="gt_img_3.txt:1: non-numeric"):
-        convert_icdar2015(gt, images, tmp_path / "label.txt")
+    # A malformed line is skipped and counted with its file:line; the rest of that file is still converted.
+    cv2.imwrite(str(images / "img_3.jpg"), np.zeros((50, 50, 3), np.uint8))
+    (gt / "gt_img_3.txt").write_text("1,2,x,4,5,6,7,8,t\n1,1,20,1,20,10,1,10,ok\n")
+    stats = convert_icdar2015(gt, images, tmp_path / "label.txt")
+    assert stats.images == 3 and stats.skipped.counts == {"malformed_ground_truth": 1}
+    assert "gt_img_3.txt:1: non-numeric" in stats.summary()
+    assert [e.transcription for e in read_label_file(tmp_path / "label.txt")[0][1].entries] == ["ok"]
 
 
 def test_synth_is_deterministic_with_exact_boxes(tmp_path: Path) -> None:
@@ -172,6 +178,7 @@ def test_data_commands(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert "images: 2" in out and "boxes:" in out and "degenerate: 0" in out
     _hiertext_gt(tmp_path / "gt.jsonl.gz")
+    cv2.imwrite(str(tmp_path / "abc123.jpg"), np.zeros((100, 200, 3), np.uint8))
     args = parser.parse_args(["data", "convert", "--format", "hiertext", "--gt", str(tmp_path / "gt.jsonl.gz"),
                               "--image-dir", str(tmp_path), "--out", str(tmp_path / "h.txt")])
     assert args.func(args) == 0 and "boxes 3" in capsys.readouterr().out

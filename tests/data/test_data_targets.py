@@ -181,3 +181,62 @@ def test_image_without_boxes_is_a_negative_sample() -> None:
     sample = DetLabelEncode()({"image": np.zeros((40, 40, 3), np.uint8), "label": "[]"}, RNG)
     out = MakeShrinkMap()(MakeBorderMap()(sample, RNG), RNG)
     assert out["polys"].shape == (0, 4, 2) and out["shrink_map"].sum() == 0 and out["shrink_mask"].min() == 1
+
+
+def _reference_threshold_map(polys: list, hw: tuple[int, int], shrink_ratio: float = 0.4,
+                             grid_dtype: type = np.float64) -> np.ndarray:
+    """MakeBorderMap written out per edge as DBNet/PaddleOCR define it (row 8 of issue 16): float32 polygon
+    relative to the padded box, float64 pixel grid and distances (the squared edge length from the float32
+    corners), each edge's clip(d / D) kept in float32, NaN-propagating min over the edges, fmax into the
+    canvas."""
+    canvas = np.zeros(hw, np.float32)
+    for points in polys:
+        poly = np.float32(points)
+        distance, _ = shrink_distance(poly, shrink_ratio)
+        padded = offset_polygon(poly, distance)[0]
+        xmin, ymin = padded.min(axis=0)
+        xmax, ymax = padded.max(axis=0)
+        rel = poly.copy()
+        rel[:, 0] = rel[:, 0] - xmin
+        rel[:, 1] = rel[:, 1] - ymin
+        width, height = xmax - xmin + 1, ymax - ymin + 1
+        xs = np.broadcast_to(np.linspace(0, width - 1, num=width, dtype=grid_dtype).reshape(1, width),
+                             (height, width))
+        ys = np.broadcast_to(np.linspace(0, height - 1, num=height, dtype=grid_dtype).reshape(height, 1),
+                             (height, width))
+        per_edge = np.zeros((len(rel), height, width), np.float32)
+        for i in range(len(rel)):
+            d = _reference_distance(xs, ys, rel[i], rel[(i + 1) % len(rel)])
+            per_edge[i] = np.clip(d / distance, 0, 1)
+        per_edge = per_edge.min(axis=0)
+        x0, x1 = min(max(0, xmin), hw[1] - 1), min(max(0, xmax), hw[1] - 1)
+        y0, y1 = min(max(0, ymin), hw[0] - 1), min(max(0, ymax), hw[0] - 1)
+        canvas[y0:y1 + 1, x0:x1 + 1] = np.fmax(
+            1 - per_edge[y0 - ymin:y1 - ymin + 1, x0 - xmin:x1 - xmin + 1], canvas[y0:y1 + 1, x0:x1 + 1])
+    return canvas * (0.7 - 0.3) + 0.3
+
+
+EDGE_POLYGONS = [
+    [[10, 10], [50, 10], [50, 30], [10, 30]],  # integer rectangle: rows/columns of pixels on its edges
+    [[60, 12], [100, 40], [90, 55], [52, 27]],  # integer slopes: pixels exactly on the diagonal edges
+    [[20.5, 60.25], [70.75, 62.5], [69.0, 80.125], [21.0, 78.0]],  # fractional corners
+    [[5, 90], [45, 90], [45, 98], [25, 110], [5, 98]],  # pentagon with a 45-degree edge
+    (np.array([[66, 74], [66, 92], [72, 133], [11, 124]]) / 3 + 70).tolist(),  # thirds: float32 NaN pixels
+]
+
+
+@pytest.mark.parametrize("polys", [[p] for p in EDGE_POLYGONS] + [EDGE_POLYGONS])
+def test_threshold_map_equals_float64_reference_on_edge_pixels(polys: list) -> None:
+    out = MakeBorderMap()(_sample(polys, [False] * len(polys), hw=(120, 120)), RNG)
+    expected = _reference_threshold_map(polys, (120, 120))
+    np.testing.assert_array_equal(out["threshold_map"], expected)
+
+
+def test_float32_distances_would_differ_from_the_reference() -> None:
+    """The test above can fail: computed in float32, other pixels of the thirds polygon's edges are NaN (and
+    keep 0.3), so the threshold map differs from the float64 reference there."""
+    polys = EDGE_POLYGONS[-1:]
+    with np.errstate(all="ignore"):
+        float32 = _reference_threshold_map(polys, (120, 120), grid_dtype=np.float32)
+    difference = np.abs(float32 - _reference_threshold_map(polys, (120, 120)))
+    assert difference.max() > 0.1  # a NaN-dropped edge pixel: 0.3 (or an earlier value) instead of ~0.7

@@ -173,3 +173,22 @@ def test_old_ir_program_has_the_forms_paddle_inference_fuses(student_export):
     shortcuts = sum(isinstance(layer, ResidualUnit) and layer.use_shortcut for layer in backbone.sublayers())
     assert shortcuts > 0 and len(feature_adds) == shortcuts + 3  # + the FPN top-down sums; RSE: x * (1 + SE)
     assert types.count("elementwise_mul") == 8 and types.count("scale") == 8
+
+
+def test_import_onnx_reads_back_our_own_export(student_export, tmp_path):
+    """Row 14 of issue 16: `det-model import-onnx` of our exported ONNX (DeployHead form) gives a student
+    that computes the exported map."""
+    pytest.importorskip("paddle2onnx")
+    from det_model.modeling.onnx_import import build_student, import_onnx
+
+    root, weights, _, _ = student_export
+    report = import_onnx(root / "inference.onnx", tmp_path / "reimported")
+    assert report.deploy_head and all(k.startswith("head.thresh.") for k in report.left_at_init)
+    original, reimported = build_student(), build_student()
+    load_weights(original, weights)
+    load_weights(reimported, tmp_path / "reimported.pdparams")
+    original.eval()
+    reimported.eval()
+    x = paddle.to_tensor(np.random.default_rng(3).standard_normal((1, 3, 96, 128)).astype("float32"))
+    difference = np.abs(original(x).shrink.numpy() - reimported(x).shrink.numpy()).max()
+    assert difference < 1e-5

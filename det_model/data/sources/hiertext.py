@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
-from det_model.data.sources.conversion import ConversionStats, LabelWriter
+from det_model.data.sources.conversion import MALFORMED_GT, ConversionStats, LabelWriter
 
 LEVELS = ("line", "word")
 
@@ -76,12 +76,17 @@ def convert_hiertext(gt_path: Union[str, Path], image_dir: Union[str, Path], out
     prefix = image_prefix if image_prefix is not None else os.path.relpath(image_dir, out_label_path.parent)
     writer = LabelWriter(out_label_path, degenerate)
     for number, annotation in enumerate(load_hiertext_annotations(gt_path)):
-        image_id = annotation.get("image_id")
+        image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
         if not isinstance(image_id, str) or not image_id:
-            raise ValueError(f"{gt_path}: annotations[{number}] has no image_id")
+            writer.skip(MALFORMED_GT, f"{gt_path}: annotations[{number}]", "no image_id; skipped")
+            continue
         where = f"{gt_path}: image {image_id}"
-        boxes = list(_boxes(annotation, level, writer.stats, where))
+        try:
+            boxes = list(_boxes(annotation, level, writer.stats, where))
+        except (ValueError, TypeError, AttributeError) as exc:  # a malformed element: skip this image only
+            writer.skip(MALFORMED_GT, where, f"{exc}; the image is skipped")
+            continue
         name = f"{image_id}.jpg"
         img_path = name if prefix in ("", ".") else f"{prefix}/{name}"
-        writer.add_image(img_path, boxes, exists=(image_dir / name).is_file())
+        writer.add_image(img_path, boxes, exists=(image_dir / name).is_file(), where=where)
     return writer.write()

@@ -11,27 +11,38 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from det_model.data.sources.conversion import ConversionStats, LabelWriter
+from det_model.data.sources.conversion import MALFORMED_GT, ConversionStats, LabelWriter
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".PNG")
 
 
-def parse_icdar2015_gt(path: Path) -> list[tuple[list, str]]:
-    """(points [[x, y] x 4], transcription) per line; raises ValueError naming file:line."""
-    boxes = []
-    text = path.read_bytes().decode("utf-8-sig")
+def parse_icdar2015_line(line: str) -> tuple[list, str]:
+    """(points [[x, y] x 4], transcription) of one line; ValueError says what is wrong."""
+    parts = line.split(",", 8)
+    if len(parts) != 9:
+        raise ValueError(f"expected 8 coordinates and a transcription, got {line!r:.80}")
+    try:
+        values = [float(v) for v in parts[:8]]
+    except ValueError:
+        raise ValueError(f"non-numeric coordinate in {line!r:.80}") from None
+    return [[values[i], values[i + 1]] for i in range(0, 8, 2)], parts[8]
+
+
+def parse_icdar2015_gt(path: Path) -> tuple[list[tuple[list, str]], list[tuple[str, str]]]:
+    """The boxes of a gt file, and (file:line, problem) for each line that cannot be read (skipped)."""
+    boxes, bad = [], []
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [(str(path), f"not UTF-8 ({exc.reason}); the whole file is skipped")]
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        parts = line.split(",", 8)
-        if len(parts) != 9:
-            raise ValueError(f"{path}:{number}: expected 8 coordinates and a transcription, got {line!r}")
         try:
-            values = [float(v) for v in parts[:8]]
-        except ValueError:
-            raise ValueError(f"{path}:{number}: non-numeric coordinate in {line!r}") from None
-        boxes.append(([[values[i], values[i + 1]] for i in range(0, 8, 2)], parts[8]))
-    return boxes
+            boxes.append(parse_icdar2015_line(line))
+        except ValueError as exc:
+            bad.append((f"{path}:{number}", str(exc)))
+    return boxes, bad
 
 
 def _natural_key(path: Path) -> tuple:
@@ -61,5 +72,8 @@ def convert_icdar2015(gt_dir: Union[str, Path], image_dir: Union[str, Path], out
         image = _find_image(image_dir, stem)
         name = image.name if image is not None else f"{stem}.jpg"
         img_path = name if prefix in ("", ".") else f"{prefix}/{name}"
-        writer.add_image(img_path, parse_icdar2015_gt(gt_file), exists=image is not None)
+        boxes, bad = parse_icdar2015_gt(gt_file)
+        for where, problem in bad:
+            writer.skip(MALFORMED_GT, where, problem)
+        writer.add_image(img_path, boxes, exists=image is not None, where=str(gt_file))
     return writer.write()

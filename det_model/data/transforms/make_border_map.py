@@ -5,6 +5,13 @@ D) is filled into `threshold_mask`, and inside its bounding box the canvas holds
 dist is DBNet's point-to-edge distance (quirk kept: the triangle height, replaced by the nearer endpoint's
 distance where the angle at the pixel is acute). `threshold_map = canvas (thresh_max - thresh_min) + thresh_min`.
 
+Distances are computed in float64 from the float32 polygon, as PaddleOCR does (its pixel grid comes from
+np.linspace, float64; only the squared edge length stays float32): a pixel lying exactly on an edge can give
+a tiny negative sin^2 and a NaN distance, and such a pixel keeps its previous canvas value (np.fmax skips NaN)
+at the same pixels as in PaddleOCR; in float32 those pixels differ. Each edge's distance / D is clipped and stored in float32 as PaddleOCR's distance_map, so
+the threshold map is the same bit for bit (tests/data/test_data_targets.py checks it against a per-edge
+float64 reference on polygons with pixels on their edges).
+
 Differences from PaddleOCR: distances of all edges are computed at once and only over the part of the box
 inside the image (same values); an empty pyclipper result (degenerate or self-touching polygon, PaddleOCR's
 IndexError) marks the polygon ignored and counts it; repeated consecutive points are dropped first (a
@@ -25,8 +32,10 @@ from det_model.data.transforms.warp import image_hw
 
 
 def edge_distances(xs: np.ndarray, ys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """DBNet's `_distance` for E edges at once: xs (1, 1, W), ys (1, H, 1), starts/ends (E, 2) ->
-    (E, H, W) float32."""
+    """DBNet's `_distance` for E edges at once: xs (1, 1, W), ys (1, H, 1), starts/ends (E, 2) -> (E, H, W).
+
+    With MakeBorderMap's float64 grid and float32 polygon this is PaddleOCR's precision exactly: distances to
+    the pixels in float64, the squared edge length in float32 (the polygon's dtype)."""
     x1, y1 = starts[:, 0, None, None], starts[:, 1, None, None]
     x2, y2 = ends[:, 0, None, None], ends[:, 1, None, None]
     d1 = np.square(xs - x1) + np.square(ys - y1)
@@ -49,12 +58,13 @@ def draw_border(poly: np.ndarray, distance: float, padded: np.ndarray, canvas: n
     y0, y1 = max(int(ymin), 0), min(int(ymax), h - 1)
     if x0 > x1 or y0 > y1:
         return
-    # Pixel coordinates relative to the padded bbox, as PaddleOCR's linspace grid.
-    xs = np.arange(x0 - xmin, x1 - xmin + 1, dtype=np.float32)[None, None, :]
-    ys = np.arange(y0 - ymin, y1 - ymin + 1, dtype=np.float32)[None, :, None]
+    # Pixel coordinates relative to the padded bbox, float64 as PaddleOCR's linspace grid; the polygon relative
+    # to it is rounded to float32 first (PaddleOCR writes it back into the float32 polygon array).
+    xs = np.arange(x0 - xmin, x1 - xmin + 1, dtype=np.float64)[None, None, :]
+    ys = np.arange(y0 - ymin, y1 - ymin + 1, dtype=np.float64)[None, :, None]
     rel = (poly - np.float32([xmin, ymin])).astype(np.float32)
-    dist = edge_distances(xs, ys, rel, np.roll(rel, -1, axis=0)).min(axis=0)
-    dist = np.clip(dist / np.float32(distance), 0.0, 1.0)
+    dist = edge_distances(xs, ys, rel, np.roll(rel, -1, axis=0)).min(axis=0)  # NaN on an edge propagates
+    dist = np.clip(dist / float(distance), 0.0, 1.0).astype(np.float32)
     region = canvas[y0: y1 + 1, x0: x1 + 1]
     np.fmax(1.0 - dist, region, out=region)
 
