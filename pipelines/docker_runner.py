@@ -43,7 +43,11 @@ def run_container(client: Any, image: str, command: Sequence[str], volumes: dict
 
 
 class ContainerTaskHandler(docker_task_handler.DockerTaskHandler):
-    """kfp's Docker task handler (same mounts, env and runner arguments) around `run_container`."""
+    """kfp's Docker task handler (same mounts, env and runner arguments) around `run_container`.
+
+    `extra_volumes`: host folders every task also sees (read-only), e.g. local pretrained weights."""
+
+    extra_volumes: dict = {}
 
     def run(self) -> status.Status:
         import docker
@@ -54,7 +58,11 @@ class ContainerTaskHandler(docker_task_handler.DockerTaskHandler):
             if self.env_vars:
                 run_args["environment"] = self.env_vars
             code = run_container(
-                client, self.image, self.full_command, self.get_volumes_to_mount(client), **run_args
+                client,
+                self.image,
+                self.full_command,
+                {**self.get_volumes_to_mount(client), **self.extra_volumes},
+                **run_args,
             )
         finally:
             client.close()
@@ -62,14 +70,17 @@ class ContainerTaskHandler(docker_task_handler.DockerTaskHandler):
 
 
 @contextlib.contextmanager
-def exit_codes_kept() -> Iterator[None]:
-    """Within this block, kfp.local runs DockerRunner tasks through ContainerTaskHandler."""
+def exit_codes_kept(read_only_dirs: Sequence[str] = ()) -> Iterator[None]:
+    """Within this block, kfp.local runs DockerRunner tasks through ContainerTaskHandler; each folder of
+    `read_only_dirs` is mounted read-only at the same path in every task's container."""
     original = docker_task_handler.DockerTaskHandler
     docker_task_handler.DockerTaskHandler = ContainerTaskHandler
+    ContainerTaskHandler.extra_volumes = {d: {"bind": d, "mode": "ro"} for d in read_only_dirs}
     try:
         yield
     finally:
         docker_task_handler.DockerTaskHandler = original
+        ContainerTaskHandler.extra_volumes = {}
 
 
 def docker_runner(**container_run_args: Any) -> local.DockerRunner:

@@ -18,7 +18,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Mapping, Optional
+from typing import Any, Callable, ContextManager, Mapping, Optional, Sequence
 
 from pipelines.recipes import check_recipe_argument
 from pipelines.released import DEFAULT_PATH
@@ -80,21 +80,34 @@ def local_arguments(overrides: Mapping[str, Any] = ()) -> dict[str, Any]:
 RUNNERS = ("subprocess", "docker")
 
 
-def _runner_and_pipeline(runner: str, image: Optional[str]) -> tuple[Any, Callable, ContextManager]:
-    """(kfp runner, pipeline function, context to run it in) for a runner name."""
+def local_input_dirs(arguments: Mapping[str, Any]) -> list[str]:
+    """Folders of the local (absolute) pretrained paths in `arguments`: what a task container must see."""
+    paths = [Path(str(arguments.get(key) or "")) for key in ("student_pretrained_uri", "teacher_pretrained_uri")]
+    return sorted({str(p if p.is_dir() else p.parent) for p in paths if p.is_absolute()})
+
+
+def _no_context(_input_dirs: Sequence[str]) -> ContextManager:
+    """Subprocess tasks read host paths as they are."""
+    return contextlib.nullcontext()
+
+
+def _runner_and_pipeline(
+    runner: str, image: Optional[str]
+) -> tuple[Any, Callable, Callable[[Sequence[str]], ContextManager]]:
+    """(kfp runner, pipeline function, context to run it in given the host folders tasks read) for a runner."""
     from kfp import local
 
     from pipelines.pipeline import build_pipeline
 
     # multinode=False: kfp.local cannot run the multi-node branches (a OneOf inside each training stage).
     if runner == "subprocess":
-        return local.SubprocessRunner(use_venv=False), build_pipeline(multinode=False), contextlib.nullcontext()
+        return local.SubprocessRunner(use_venv=False), build_pipeline(multinode=False), _no_context
     if runner == "docker":
         from pipelines.docker_runner import docker_runner, exit_codes_kept
 
         if not image:
             raise ValueError("--runner docker needs --image (e.g. localhost/ppocrv3-det:cpu, `make image`)")
-        return docker_runner(), build_pipeline(image=image, multinode=False), exit_codes_kept()
+        return docker_runner(), build_pipeline(image=image, multinode=False), exit_codes_kept
     raise ValueError(f"unknown runner {runner!r}; known: {', '.join(RUNNERS)}")
 
 
@@ -110,8 +123,9 @@ def run_local(
     from pipelines.local_oneof import enable_artifact_oneof
     from pipelines.params import defaults
 
-    kfp_runner, ppocrv3_det, context = _runner_and_pipeline(runner, image)
+    kfp_runner, ppocrv3_det, in_context = _runner_and_pipeline(runner, image)
     arguments = local_arguments(overrides)
+    context = in_context(local_input_dirs(arguments))
     pipeline_root = Path(pipeline_root).resolve()
     enable_artifact_oneof()
     local.init(runner=kfp_runner, pipeline_root=str(pipeline_root))

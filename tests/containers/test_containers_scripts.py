@@ -166,3 +166,21 @@ def test_run_local_rejects_an_unknown_runner(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="unknown runner 'kubernetes'; known: subprocess, docker"):
         run_local({}, tmp_path, runner="kubernetes")
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ({}, []),  # nothing local: no mount
+        ({"student_pretrained_uri": "s3://bucket/w.pdparams"}, []),  # remote: the task fetches it
+        ({"student_pretrained_uri": "/data/w/released.onnx"}, ["/data/w"]),  # a file: its folder
+        (  # both sub-models from one folder: mounted once
+            {"student_pretrained_uri": "/data/w/a.onnx", "teacher_pretrained_uri": "/data/w/t.pdparams"},
+            ["/data/w"],
+        ),
+    ],
+)
+def test_local_pretrained_files_are_mounted_into_task_containers(arguments: dict, expected: list) -> None:
+    from pipelines.local import local_input_dirs
+
+    assert local_input_dirs(arguments) == expected
