@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from packaging.tags import compatible_tags, cpython_tags
-from packaging.utils import parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "docker"))
@@ -67,14 +67,15 @@ def test_gpu_image_dependency_set_resolves_for_its_python(tmp_path: Path) -> Non
     assert len(paddle_gpu) == 1
     stand_in = [f"paddlepaddle=={r.split('==')[1]}" if r in paddle_gpu else r for r in gpu]
     installs = pip_report(stand_in, tmp_path)
-    versions = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in installs}
+    versions = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in installs}
     for pin in stand_in:
         name, want = pin.split("==")
-        assert versions.get(name.lower()) == want, f"{pin}: pip resolved {versions.get(name.lower())}"
+        got = versions.get(canonicalize_name(name))
+        assert got == want, f"{pin}: pip resolved {got}"
     tags = target_tags((3, 11))
     for item in installs:
         filename = item["download_info"]["url"].rsplit("/", 1)[-1]
-        name = item["metadata"]["name"].lower()
+        name = canonicalize_name(item["metadata"]["name"])
         if not filename.endswith(".whl"):
             assert name in PURE_SDISTS, f"{filename}: an sdist that would be compiled in the image"
             continue
