@@ -40,12 +40,17 @@ def read_image(path: str | Path) -> np.ndarray:
     data = path.read_bytes()
     if not data:
         raise ImageError(f"{path}: empty file")
+    return decode_image(data, str(path))
+
+
+def decode_image(data: bytes, source: str) -> np.ndarray:
+    """Encoded image bytes -> BGR uint8; ImageError naming `source` if truncated or undecodable."""
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        raise ImageError(f"{path}: truncated JPEG (no end-of-image marker)")
+        raise ImageError(f"{source}: truncated JPEG (no end-of-image marker)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if image is None or image.size == 0:
-        raise ImageError(f"{path}: cannot be decoded (corrupt, truncated or not an image)")
-    return to_bgr_uint8(image, str(path))
+        raise ImageError(f"{source}: cannot be decoded (corrupt, truncated or not an image)")
+    return to_bgr_uint8(image, source)
 
 
 def list_images(path: str | Path) -> list[Path]:

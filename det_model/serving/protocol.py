@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from det_model.inference.images import ImageError, to_bgr_uint8
+from det_model.inference.images import ImageError
+from det_model.inference.images import decode_image as decode_image_bytes
 from det_model.postprocess import Detections
 
 V2_IMAGE_INPUT, V2_URI_INPUT, V2_OUTPUT = "image", "uri", "detections"
@@ -187,13 +187,8 @@ def decode_image(image: EncodedImage, limits: RequestLimits) -> np.ndarray:
         raise BadRequest(f"{source}: not a readable image ({exc})") from exc
     if width * height > limits.max_image_pixels:
         raise BadRequest(f"{source}: {width}x{height} pixels; at most {limits.max_image_pixels}")
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        raise BadRequest(f"{source}: truncated JPEG (no end-of-image marker)")
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    if decoded is None or decoded.size == 0:
-        raise BadRequest(f"{source}: cannot be decoded (corrupt, truncated or not an image)")
     try:
-        return to_bgr_uint8(decoded, source)
+        return decode_image_bytes(data, source)
     except ImageError as exc:
         raise BadRequest(str(exc)) from exc
 
