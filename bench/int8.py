@@ -1,9 +1,13 @@
 """int8: the student exported with `Global.export_int8=true` (Paddle post-training quantization, calibrated on
-32 synthetic training images) vs the fp32 export of the same weights (released weights imported), both through
-`det-model infer`'s predictor on CPU, 2 threads. Throughput on the ICDAR2015 sample at 736 / min (network
-time, the same input tensors), hmean of both on that sample (736 / min) and on held-out synthetic images
-(960 / max), and how well the int8 boxes agree with the fp32 boxes. Goals: int8 images/s >= 1.5x fp32's,
-|hmean(int8) - hmean(fp32)| <= 0.01 on both sets.
+32 synthetic training images; the depthwise convolutions fed by hard_swish stay in float) vs the fp32 export of
+the same weights (released weights imported), both through `det-model infer`'s predictor on CPU, 2 threads.
+Throughput on the ICDAR2015 sample at 736 / min (network time, the same input tensors), hmean of both on that
+sample (736 / min) and on 400 held-out synthetic images (960 / max), and how well the int8 boxes agree with the
+fp32 boxes. Goals: int8 images/s >= 1.5x fp32's, |hmean(int8) - hmean(fp32)| <= 0.01 on both sets.
+
+400 held-out images, not 40: int8 flips a few boxes whose score is near box_thresh either way, and on 40 images
+(about 140 boxes to find) that alone moves the hmean difference by up to +-0.02 from one seed to the next
+(bench/findings.md, int8), more than the goal's tolerance; on 400 it measures the quantization, not the draw.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ TITLE = "int8 export (Paddle post-training quantization) vs the fp32 export"
 THREADS = 2
 PAUSE_S = 0.5  # see bench/inference.py: Paddle's OpenMP workers spin for 200 ms after their last work
 CALIBRATION = (32, 101)  # synthetic training images: count, seed
-HELD_OUT = (40, 202)  # held-out synthetic images: count, seed (another seed: no image in common)
+HELD_OUT = (400, 202)  # held-out synthetic images: count, seed (another seed: no image in common)
 SETS = {"ICDAR2015 sample": (736, "min"), "held-out synthetic": (960, "max")}
 
 
@@ -143,8 +147,9 @@ def run(options: BenchOptions) -> dict:
                               "<= 0.01", ratio=round(difference, 4), note="the ratio column is the difference"))
     notes = [
         f"Calibration: {CALIBRATION[0]} synthetic training images (seed {CALIBRATION[1]}), 960/max, Paddle PTQ "
-        "(`det_model/quantize.py`); held-out synthetic images use seed "
-        f"{HELD_OUT[1]}. Both folders are re-made on every run. Throughput: {len(inputs)} images, "
+        "(`det_model/quantize.py`: hist, conv2d and depthwise_conv2d calibrated, the depthwise convolutions fed "
+        f"by hard_swish kept in float); held-out synthetic images use seed {HELD_OUT[1]}. "
+        f"Both folders are re-made on every run. Throughput: {len(inputs)} images, "
         f"{repeats} interleaved passes after one warm-up, {PAUSE_S} s idle before each pass; the predictor "
         "`det-model infer` builds for each folder (oneDNN; int8 kernels for the int8 folder).",
         "Boxes: `det-model infer`'s (DBPostProcess + filter_det_boxes), scored with DetMetric (ICDAR IoU 0.5).",

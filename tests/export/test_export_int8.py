@@ -1,4 +1,5 @@
-"""Global.export_int8: calibration-set errors, the int8 folder (released weights), and the box-parity check."""
+"""Global.export_int8: calibration-set errors, the int8 folder (released weights), the operators kept in float,
+and the box-parity check."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from det_model.export import export_model
 from det_model.inference.detector import TextDetector
 from det_model.inference.images import read_image
 from det_model.modeling.onnx_import import import_onnx
-from det_model.quantize import BOX_AGREEMENT_MIN, box_agreement, calibration_images
+from det_model.quantize import (
+    BOX_AGREEMENT_MIN,
+    SKIP_QUANT_ATTR,
+    box_agreement,
+    calibration_images,
+    float_op_weights,
+    mark_float_ops,
+    read_program,
+)
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 
@@ -74,6 +83,37 @@ def test_int8_folder_is_written_next_to_the_fp32_one(int8_export):
     assert {p.name for p in folder.iterdir()} >= {"inference.pdmodel", "inference.pdiparams", "inference.yml"}
     assert yaml.safe_load((folder / "inference.yml").read_text())["Global"]["precision"] == "int8"
     assert "quantize_linear" in (folder / "inference.pdmodel").read_bytes().decode("latin-1")
+
+
+def _convolutions(folder: Path) -> list:
+    program = read_program((folder / "inference.pdmodel").read_bytes())
+    return [op for op in program.global_block().ops if op.type in ("conv2d", "depthwise_conv2d")]
+
+
+def test_depthwise_convolutions_fed_by_hard_swish_stay_in_float(int8_export):
+    fp32_program = read_program((int8_export["model"] / "inference.pdmodel").read_bytes())
+    floating = set(float_op_weights(fp32_program))
+    assert len(floating) == 9  # PP-OCRv3's MobileNetV3: the depthwise convolutions of the 1/16 and 1/32 stages
+    convolutions = _convolutions(int8_export["model_int8"])
+    assert len(convolutions) == 74
+    for op in convolutions:
+        weight = op.input("Filter")[0]
+        skipped = op.has_attr(SKIP_QUANT_ATTR) and op.attr(SKIP_QUANT_ATTR) == 1
+        assert skipped == (weight in floating), weight
+        assert weight.endswith(".dequantized") == (weight not in floating), weight  # int8 weights or float ones
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [({"no_such_weight"}, "found 0 of the 1 operators"), (None, "found 8 of the 9 operators")],
+)
+def test_marking_float_operators_refuses_a_weight_it_cannot_find(int8_export, weights, message):
+    program = (int8_export["model"] / "inference.pdmodel").read_bytes()
+    floating = set(float_op_weights(read_program(program)))
+    if weights is None:  # one of them renamed, as a quantized weight would be
+        weights = (floating - {min(floating)}) | {f"{min(floating)}.quantized.dequantized"}
+    with pytest.raises(RuntimeError, match=message):
+        mark_float_ops(program, weights)
 
 
 def test_int8_detector_finds_the_fp32_boxes(int8_export, synth):
