@@ -148,7 +148,7 @@ def read_program(program_bytes: bytes):
 
 
 def float_op_weights(program) -> list[str]:
-    """Weight names of the operators of `program` (old IR) that stay in float: FLOAT_OP fed by FLOAT_INPUT_OP."""
+    """Weights of the operators of old-IR `program` that stay in float: FLOAT_OP fed by FLOAT_INPUT_OP."""
     producers = {name: op.type for op in program.global_block().ops for name in op.output_arg_names}
     return [op.input("Filter")[0] for op in program.global_block().ops
             if op.type == FLOAT_OP and producers.get(op.input("Input")[0]) == FLOAT_INPUT_OP]
@@ -163,7 +163,7 @@ def mark_float_ops(program_bytes: bytes, float_weights: set[str]) -> bytes:
             op._set_attr(SKIP_QUANT_ATTR, 1)
             marked += 1
     if marked != len(float_weights):  # a weight was renamed by the quantization: it would run in int8
-        raise RuntimeError(f"int8 export: found {marked} of the {len(float_weights)} operators to keep in float")
+        raise RuntimeError(f"int8 export: found {marked} of the {len(float_weights)} operators to keep float")
     return program.desc.serialize_to_string()
 
 

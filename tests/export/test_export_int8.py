@@ -105,7 +105,10 @@ def test_depthwise_convolutions_fed_by_hard_swish_stay_in_float(int8_export):
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [({"no_such_weight"}, "found 0 of the 1 operators"), (None, "found 8 of the 9 operators")],
+    [
+        ({"no_such_weight"}, "found 0 of the 1 operators to keep float"),
+        (None, "found 8 of the 9 operators to keep float"),
+    ],
 )
 def test_marking_float_operators_refuses_a_weight_it_cannot_find(int8_export, weights, message):
     program = (int8_export["model"] / "inference.pdmodel").read_bytes()
