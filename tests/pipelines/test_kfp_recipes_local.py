@@ -81,3 +81,4 @@ def test_recipe_runs_locally(recipe: str, distill_tar: Path, tmp_path: Path) -> 
             assert {k: v["part"] for k, v in record.items()} == expected[component_base(name)], name
     report = (run.run_dir / "evaluate" / "report").read_text()
     assert ("<th>starting weights</th><th>trained</th>" in report) == (recipe != "full")
+    assert ("teacher trained in this run" in report) == (recipe in ("full", "dml-finetune"))
