@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from components.report import teacher_note, write_report
+from components.report import below_start_note, teacher_note, write_report
 
 BOX = [[4, 4], [40, 4], [40, 16], [4, 16]]
 
@@ -83,3 +83,14 @@ def test_report_carries_the_teacher_note(tmp_path: Path) -> None:
     trained, start = predictions(tmp_path / "trained", 1), predictions(tmp_path / "start", 1)
     write_report(out, metrics, data, trained, 1, start, meta)
     assert "teacher trained in this run" in out.read_text() and WEAKER in out.read_text()
+
+
+@pytest.mark.parametrize("metrics, says", [
+    ({"hmean": 0.9635, "start_hmean": 0.9710}, "(hmean 0.9635 &lt; 0.9710)"),
+    ({"hmean": 0.9778, "start_hmean": 0.9710}, None),
+    ({"hmean": 0.9710, "start_hmean": 0.9710}, None),  # not below
+    ({"hmean": 0.5}, None),  # no starting weights
+])
+def test_below_start_note(metrics: dict, says) -> None:
+    note = below_start_note(metrics)
+    assert (says in note) if says else note == ""
