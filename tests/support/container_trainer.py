@@ -29,7 +29,7 @@ FIRST_HOST = 10  # pod i gets the network's address .10 + i
 
 class ContainerCluster:
     def __init__(self, engine: Any, runtime: dict, claims: Mapping[str, Path], prefix: str,
-                 deadline_s: float = 600.0):
+                 deadline_s: float = 480.0):
         """`engine`: a docker.DockerClient; `claims`: PVC claim name -> host folder; `prefix`: names our
         containers and network (unique per test run: the engine is shared)."""
         self.engine, self.runtime, self.claims, self.prefix = engine, runtime, dict(claims), prefix
