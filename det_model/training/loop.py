@@ -220,14 +220,15 @@ class Trainer:
         return TrainResult(self.save_dir, best, self.state.epoch, self.state.global_step)
 
     def _log_share(self, epoch: int) -> None:
-        """Every rank names its share of the Train set (data parallel: the ranks must read different batches)."""
+        """Every rank names its share of the Train set (data parallel: each rank reads other batches)."""
         share = getattr(self.train_loader, "share", None)
         if share is None or epoch > self.cfg.Global.epoch_num:
             return
         count, first = share(epoch)
-        logger.info("data parallel: rank %d of %d trains on %d of %d samples an epoch; epoch %d starts with %s",
-                    self.env.rank, self.env.world_size, count, len(self.train_loader.dataset), epoch,
-                    ", ".join(first))
+        logger.info(
+            "data parallel: rank %d of %d trains on %d of %d samples an epoch; epoch %d starts with %s",
+            self.env.rank, self.env.world_size, count, len(self.train_loader.dataset), epoch, ", ".join(first)
+        )  # fmt: skip
 
     def _save(self, prefix: str) -> None:
         """A checkpoint that also records the training clock and the log sizes (for an exact resume)."""

@@ -206,8 +206,8 @@ def test_distributed_sampler_partitions_the_epoch(num: int, world: int, drop_las
 def test_each_rank_names_a_different_share_of_the_epoch(synth_dir: Path) -> None:
     """The `share` a data-parallel rank logs: its sample count and the label lines of its first batch."""
     label = synth_dir / "label.txt"
-    loaders = [build_dataloader(_section(synth_dir, [label], batch=2), mode="train", seed=7, world_size=2, rank=r)
-               for r in (0, 1)]
+    section = _section(synth_dir, [label], batch=2)
+    loaders = [build_dataloader(section, mode="train", seed=7, world_size=2, rank=r) for r in (0, 1)]
     (count0, first0), (count1, first1) = (loader.share(3) for loader in loaders)
     assert count0 == count1 == 5  # 10 images over 2 ranks
     assert len(first0) == len(first1) == 2 and not set(first0) & set(first1)

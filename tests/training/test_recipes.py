@@ -83,7 +83,8 @@ def test_two_process_data_parallel_writes_one_set_of_checkpoints(tiny_data, tmp_
     assert states["global_step"] == 1
     assert sorted(p.name for p in (tmp_path / "dp").glob("latest.*")) == ["latest.pdopt", "latest.pdparams", "latest.states"]
     assert "world size 2, rank 0" in logs and "world size 2, rank 1" in logs
-    shares = dict(re.findall(r"rank (\d) of 2 trains on 2 of 4 samples an epoch; epoch 1 starts with (.+)", logs))
+    share = r"rank (\d) of 2 trains on 2 of 4 samples an epoch; epoch 1 starts with (.+)"
+    shares = dict(re.findall(share, logs))
     assert sorted(shares) == ["0", "1"] and shares["0"] != shares["1"]  # each rank its own batch
 
 
