@@ -54,6 +54,7 @@ def student_setup(work: Path, count: int) -> tuple[object, Path, Path]:
 def eval_vs_infer(work: Path, count: int, repeats: int) -> tuple[list[Figure], list[dict]]:
     from det_model.evaluation import evaluate_checkpoint
     from det_model.inference.detector import infer_images
+    from det_model.inference.options import DetectorOptions
     from det_model.program_eval import program_forward
 
     cfg, folder, data = student_setup(work, count)
@@ -70,8 +71,8 @@ def eval_vs_infer(work: Path, count: int, repeats: int) -> tuple[list[Figure], l
         forward_ips["det-model eval"].append(evaluate_checkpoint(cfg, work / "eval_out", timed_build)["fps"])
 
     def run_infer() -> None:
-        infer_images(folder, data / "images", work / "infer_out", limit_side_len=512, limit_type="max",
-                     cpu_threads=THREADS)
+        infer_images(folder, data / "images", work / "infer_out",
+                     DetectorOptions(limit_side_len=512, limit_type="max", cpu_threads=THREADS))
         lines = [json.loads(l) for l in (work / "infer_out" / "results.jsonl").read_text().splitlines()]
         forward_ips["det-model infer"].append(1e3 / float(np.mean([l["timing_ms"]["forward_ms"] for l in lines])))
 

@@ -90,9 +90,10 @@ def paddle_runner(folder: Path, mkldnn: bool | None) -> Callable[[np.ndarray], n
     uses (det_model.inference.detector.TextDetector's predictor settings)."""
     if mkldnn is None:
         from det_model.inference.detector import TextDetector
+        from det_model.inference.options import DetectorOptions
         from det_model.inference.predictor import run_predictor
 
-        predictor = TextDetector(folder, cpu_threads=THREADS).predictor
+        predictor = TextDetector(folder, DetectorOptions(cpu_threads=THREADS)).predictor
         return lambda x: run_predictor(predictor, x)
     from paddle import inference
 

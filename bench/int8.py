@@ -68,13 +68,14 @@ def labelled_set(label_file: Path) -> list[tuple[Path, list[np.ndarray], list[bo
 def accuracy_rows(folders: dict[str, Path], sets: dict[str, list]) -> list[dict]:
     """hmean of each model per set, and the int8 boxes scored against the fp32 boxes (agreement)."""
     from det_model.inference.detector import TextDetector
+    from det_model.inference.options import DetectorOptions
     from det_model.inference.images import read_image
     from det_model.metrics import DetMetric
 
     rows = []
     for set_name, items in sets.items():
         side, limit = SETS[set_name]
-        detectors = {n: TextDetector(f, limit_side_len=side, limit_type=limit, cpu_threads=THREADS)
+        detectors = {n: TextDetector(f, DetectorOptions(limit_side_len=side, limit_type=limit, cpu_threads=THREADS))
                      for n, f in folders.items()}
         metrics = {n: DetMetric() for n in detectors}
         agreement = DetMetric()
@@ -106,9 +107,10 @@ def network_inputs(paths: list[Path]) -> list[np.ndarray]:
 
 def speed(folders: dict[str, Path], inputs: list[np.ndarray], repeats: int, pause_s: float) -> dict[str, list[float]]:
     from det_model.inference.detector import TextDetector
+    from det_model.inference.options import DetectorOptions
     from det_model.inference.predictor import run_predictor
 
-    predictors = {n: TextDetector(f, cpu_threads=THREADS).predictor for n, f in folders.items()}
+    predictors = {n: TextDetector(f, DetectorOptions(cpu_threads=THREADS)).predictor for n, f in folders.items()}
 
     def whole_set(predictor) -> Callable[[], None]:
         return lambda: [run_predictor(predictor, x) for x in inputs]

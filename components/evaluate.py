@@ -46,4 +46,6 @@ def evaluate(
         metrics.log_metric(key, value)
     Path(metrics.path).write_text(json.dumps(scalars, indent=2))  # also a file, for object-store readers
     start_dir = work / "start" / "eval" if start else None
-    write_report(Path(report.path), scalars, Path(dataset.path), work, num_samples, start_dir=start_dir)
+    write_report(
+        Path(report.path), scalars, Path(dataset.path), work, num_samples, start_dir, dict(model.metadata)
+    )

@@ -20,3 +20,6 @@ def extract_params(teacher: Input[Model], params: Output[Model], sub_model: str 
         Path(teacher.path) / f"{BEST}.pdparams", out_dir / "dml_teacher.pdparams", prefix=sub_model
     )
     params.metadata.update({"file": Path(written).name, "sub_model": sub_model})
+    # The teacher's training summary travels on, so the evaluate report can say how trained the teacher was.
+    summary = ("steps", "epochs", "hmean")
+    params.metadata.update({f"teacher_{k}": teacher.metadata[k] for k in summary if k in teacher.metadata})

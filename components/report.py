@@ -13,7 +13,7 @@ import json
 import os
 import urllib.parse
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from det_model.data.fetch.layout import EVAL_LABEL
 from det_model.data.label_file import IGNORE_TRANSCRIPTIONS
@@ -76,6 +76,42 @@ def metrics_table(metrics: dict[str, float], with_start: bool) -> str:
     )
 
 
+def teacher_note(model_meta: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
+    """For a student distilled from a teacher trained in the same run (recipes full, dml-finetune): how long
+    that teacher trained and how it scored, and, when it scores below the students' starting weights, what a
+    teacher that brief was measured to do (docs/training.md)."""
+    if "teacher_steps" not in model_meta:
+        return ""
+    steps, hmean = int(model_meta["teacher_steps"]), model_meta.get("teacher_hmean")
+    scored = f"hmean {float(hmean):.4f} on these held-out images" if hmean is not None else "never evaluated"
+    text = (
+        f"The students were distilled (CML) from a teacher trained in this run (recipe "
+        f"{html.escape(str(model_meta.get('recipe', '?')))}: DML, {steps} steps; {scored})."
+    )
+    start = metrics.get("start_hmean")
+    if hmean is None or (start is not None and float(hmean) < start):
+        text += (
+            f"<br><b>This teacher is weaker than the students' starting weights"
+            f"{f' (hmean {start:.4f})' if start is not None else ''}</b>, so it has nothing to teach them. "
+            "Measured on the default local data (docs/training.md, 'A briefly trained teacher'): a 10-step "
+            "teacher (hmean 0) neither helped nor measurably hurt the students, and the run took over ten "
+            "times as long as recipe student-finetune, the better choice for a short run. The full recipe's "
+            "teacher is meant to train for hundreds of epochs on GPUs."
+        )
+    return f"<p>{text}</p>"
+
+
+def below_start_note(metrics: Mapping[str, float]) -> str:
+    """Says so when the trained student scores below its starting weights on the same images."""
+    start, trained = metrics.get("start_hmean"), metrics.get("hmean")
+    if start is None or trained is None or trained >= start:
+        return ""
+    return (
+        f"<p><b>The trained student scores below its starting weights on these images</b> (hmean "
+        f"{trained:.4f} &lt; {start:.4f}).</p>"
+    )
+
+
 def _figure(image: Path, gt: list[dict], predictions: dict[str, list], caption: str) -> str:
     uri = render_sample(image, gt, predictions.get(image.name))
     return f'<figure><img src="{uri}"><figcaption>{html.escape(caption)}</figcaption></figure>' if uri else ""
@@ -88,9 +124,11 @@ def write_report(
     eval_dir: Path,
     num_samples: int,
     start_dir: Optional[Path] = None,
+    model_meta: Mapping[str, Any] = {},  # noqa: B006 (read only)
 ) -> None:
     """HTML: the metrics table and `num_samples` held-out images with detections (start | trained with
-    `start_dir`, the evaluation folder of the starting weights)."""
+    `start_dir`, the evaluation folder of the starting weights); `model_meta`, the trained Model's metadata,
+    adds teacher_note."""
     predictions = load_predictions(eval_dir)
     start = load_predictions(start_dir) if start_dir else None
     rows = []
@@ -112,6 +150,7 @@ def write_report(
         if start is not None
         else "<p>No starting weights were given: the students started from random initialisation.</p>"
     )
+    heading += teacher_note(model_meta, metrics) + below_start_note(metrics)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         "<html><head><meta charset='utf-8'><title>PP-OCRv3 det evaluation</title></head><body>"

@@ -58,3 +58,5 @@ def train_cml_student(
     inputs = {"dataset": dataset.uri, "teacher": teacher, "pretrained": pretrained_uri}
     train_component("cml-student", locals(), pretrained, inputs)
     model.metadata["recipe"] = recipe
+    if teacher_params is not None:  # a teacher trained in this run (full, dml-finetune): its steps and hmean
+        model.metadata.update({k: v for k, v in teacher_params.metadata.items() if k.startswith("teacher_")})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from det_model.argtypes import positive_int
+from det_model.cli_options import add_detector_args, detector_options
 
 logger = logging.getLogger("det_model")
 
@@ -103,17 +104,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     """Exit code 1 when any image failed (each failure is in summary.json)."""
     from det_model.inference.detector import RESULTS_FILE, SUMMARY_FILE, infer_images
 
-    summary = infer_images(
-        args.model_dir,
-        args.image,
-        args.out,
-        slice_long_images=args.slice_long_images,
-        limit_side_len=args.limit_side_len,
-        limit_type=args.limit_type,
-        cpu_threads=args.cpu_threads,
-        enable_mkldnn=args.enable_mkldnn,
-        use_gpu=args.use_gpu,
-    )
+    summary = infer_images(args.model_dir, args.image, args.out, detector_options(args))
     failed, out = summary["failed"], Path(args.out)
     print(
         f"{summary['processed']}/{summary['images']} images, {summary['boxes']} boxes -> {out / RESULTS_FILE}"
@@ -191,18 +182,7 @@ def _add_infer(sub) -> None:
     infer.add_argument("--model-dir", required=True, help="an inference folder, e.g. inference/Student")
     infer.add_argument("--image", required=True, help="an image or a folder of images")
     infer.add_argument("--out", default="./infer_output", help="results.jsonl and drawn images go here")
-    infer.add_argument("--limit-side-len", type=positive_int, default=960,
-                       help="resize target in pixels for the side chosen by --limit-type (default 960)")
-    infer.add_argument("--limit-type", choices=["max", "min", "resize_long"], default="max",
-                       help="max: shrink so the long side <= limit; min: enlarge so the short side >= limit; "
-                            "resize_long: the long side = limit (default max, PaddleOCR's inference setting)")
-    infer.add_argument("--no-slice", dest="slice_long_images", action="store_false",
-                       help="resize very wide/tall images whole instead of detecting them in overlapping windows")
-    infer.add_argument("--cpu-threads", type=positive_int, default=2, help="CPU math threads (default 2)")
-    infer.add_argument("--no-mkldnn", dest="enable_mkldnn", action="store_false",
-                       help="plain CPU kernels instead of oneDNN (about 3.5x slower)")
-    infer.add_argument("--use-gpu", action="store_true",
-                       help="run on CUDA device 0; fails unless paddlepaddle-gpu sees a GPU")
+    add_detector_args(infer, slicing=True)
     infer.set_defaults(func=cmd_infer)
 
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from det_model.argtypes import positive_int
+from det_model.cli_options import add_detector_args, detector_options
 
 DEFAULT_MODEL_NAME = "ppocrv3-det"
 MIB = 1024 * 1024
@@ -22,15 +23,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)")
     serve.add_argument("--port", type=positive_int, default=8080, help="HTTP port")
-    serve.add_argument(
-        "--limit-side-len", type=positive_int, default=960, help="resize limit, as det-model infer (pixels)"
-    )
-    serve.add_argument(
-        "--limit-type", choices=["max", "min", "resize_long"], default="max", help="which side --limit-side-len bounds"
-    )
-    serve.add_argument("--cpu-threads", type=positive_int, default=2, help="CPU math threads of the predictor")
-    serve.add_argument("--no-mkldnn", dest="enable_mkldnn", action="store_false", help="plain CPU kernels")
-    serve.add_argument("--use-gpu", action="store_true", help="run on GPU 0 (needs a CUDA build of Paddle)")
+    add_detector_args(serve, slicing=False)  # a served image is resized whole
     serve.add_argument("--max-batch-size", type=int, default=4, help="inputs per forward pass under load")
     serve.add_argument("--max-delay-ms", type=float, default=5.0, help="how long a forward waits for a batch")
     serve.add_argument("--max-images", type=int, default=16, help="images per request")
@@ -45,7 +38,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from det_model.serving.model import BatchSettings, DetectorSettings, ServeSettings, TextDetectionModel
+    from det_model.serving.model import BatchSettings, ServeSettings, TextDetectionModel
     from det_model.serving.protocol import RequestLimits
     from det_model.serving.server import run_server
 
@@ -58,13 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         image_root=Path(args.image_root) if args.image_root else None,
     )
     settings = ServeSettings(
-        detector=DetectorSettings(
-            limit_side_len=args.limit_side_len,
-            limit_type=args.limit_type,
-            cpu_threads=args.cpu_threads,
-            enable_mkldnn=args.enable_mkldnn,
-            use_gpu=args.use_gpu,
-        ),
+        detector=detector_options(args),
         batching=BatchSettings(max_batch_size=args.max_batch_size, max_delay_ms=args.max_delay_ms),
         limits=limits,
     )

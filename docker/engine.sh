@@ -14,6 +14,10 @@
 #   default_ulimits: root podman asks for nofile=1048576; without CAP_SYS_RESOURCE every container fails
 #                    with "setrlimit RLIMIT_NOFILE: Operation not permitted"; nproc <= podman's own 32768.
 #   cgroupfs:        no systemd to manage cgroups.
+#   netavark:        user networks get a DNS server (aardvark-dns) that answers containers' network aliases;
+#                    the multi-node container test finds node 0 by JobSet's pod DNS name that way. Without
+#                    this setting podman chooses per store and may fall back to CNI, whose networks have no
+#                    DNS unless Debian's dnsname plugin is installed.
 set -euo pipefail
 
 # The image store lives in the cache folder; podman's run-time state goes to a tmpfs-like folder named after
@@ -53,13 +57,16 @@ detect() {
 install_podman() {
     local missing=()
     for tool in podman buildah runc debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+    for helper in netavark aardvark-dns; do  # podman's network helpers live outside PATH
+        [ -x "/usr/lib/podman/$helper" ] || [ -x "/usr/libexec/podman/$helper" ] || missing+=("$helper")
+    done
     [ ${#missing[@]} = 0 ] && return
+    local packages=(podman buildah runc debootstrap netavark aardvark-dns)
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        echo "missing ${missing[*]} (Debian: apt-get install podman buildah runc debootstrap)" >&2
+        echo "missing ${missing[*]} (Debian: apt-get install ${packages[*]})" >&2
         return 1
     fi
     echo "installing ${missing[*]} with apt-get" >&2
-    local packages=(podman buildah runc debootstrap)
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q "${packages[@]}" >&2 \
         || { apt-get update -q >&2 && apt-get install -y -q "${packages[@]}" >&2; }
@@ -80,6 +87,9 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 tmp_dir = "$RUNROOT/libpod"
+
+[network]
+network_backend = "netavark"
 EOF
     cat > "$CONF_DIR/storage.conf" <<EOF
 # Written by docker/engine.sh; podman reads it through CONTAINERS_STORAGE_CONF.

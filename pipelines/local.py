@@ -27,7 +27,11 @@ LOCAL_DEFAULTS: dict[str, Any] = {
     "recipe": "student-finetune",
     "student_pretrained_uri": str(DEFAULT_PATH),
     "data_uri": "synthetic://100",  # 80 training, 20 held-out images (384x512)
+    # Recipes with a DML stage (full, dml-finetune): 2 epochs of 10 of the 80 images (ratio_list 0.125), 10
+    # steps of batch 2, evaluated once at the end: the teacher budget measured in docs/training.md ("A briefly
+    # trained teacher"); 80 steps of two ResNet50_vd models would take about an hour on 2 cores.
     "teacher_epochs": 2,
+    "dml_overrides": ["Train.dataset.ratio_list=[0.125]", "Global.eval_batch_step=[0,10]"],
     "student_epochs": 3,
     "teacher_batch_size": 2,
     "student_batch_size": 4,
@@ -45,6 +49,7 @@ LOCAL_DEFAULTS: dict[str, Any] = {
 TINY: dict[str, Any] = {
     "data_uri": "synthetic://12",
     "teacher_epochs": 1,
+    "dml_overrides": [],
     "student_epochs": 1,
     "teacher_batch_size": 2,
     "student_batch_size": 2,

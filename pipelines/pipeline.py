@@ -254,7 +254,7 @@ def _wire(p: dict, c: CompileChoices, placement: Placement) -> PipelineOutputs:
         overrides=p["eval_overrides"],
         baseline_uri=p["student_pretrained_uri"],
     )
-    c.gpu(c.setup(scores, "evaluate"), 1)
+    c.gpu(c.setup(scores, "evaluate", secret=True), 1)  # it fetches the starting weights (s3:// too)
     with dsl.If(p["results_uri"] != "", name="publish-results"):
         published = publish_results(
             metrics=scores.outputs["metrics"],

@@ -6,6 +6,6 @@ Helpers shared by several test folders are modules of the `support` package (tes
 
 from support.paths import SHARED
 
-pytest_plugins = ["support.servers", "support.training_data"]
+pytest_plugins = ["support.servers", "support.training_data", "support.serve_fixtures"]
 
 __all__ = ["SHARED"]

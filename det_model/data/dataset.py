@@ -250,6 +250,15 @@ class DetDataLoader(paddle.io.DataLoader):
         self.dataset.set_epoch(epoch)
         self.batch_sampler.set_epoch(epoch)
 
+    def share(self, epoch: int) -> tuple[int, list[str]]:
+        """The samples this loader (one rank's share of a data-parallel run) yields in `epoch`: their count
+        and the label lines ("file:line") of the first batch. Leaves the loader set to `epoch`."""
+        self.set_epoch(epoch)
+        batches = list(self.batch_sampler)
+        dataset = self.dataset
+        records = [dataset.records[int(dataset.indices[i])] for i in (batches[0] if batches else [])]
+        return sum(map(len, batches)), [os.path.basename(r.where) for r in records]
+
     def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         stats = SkipStats()
         for batch in super().__iter__():

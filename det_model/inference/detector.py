@@ -21,6 +21,7 @@ import yaml
 
 from det_model.data.transforms import DetResizeForTest, NormalizeImage
 from det_model.inference.images import ImageError, draw_detections, list_images, read_image
+from det_model.inference.options import DetectorOptions
 from det_model.inference.predictor import PRECISION_KEY, MODEL_PREFIX, create_predictor, run_predictor
 from det_model.postprocess import DBPostProcess, Detections, filter_det_boxes
 from det_model.postprocess.slicing import detect_sliced, needs_slicing
@@ -71,29 +72,22 @@ def normalize_from_yml(data: dict[str, Any]) -> NormalizeImage:
 class TextDetector:
     """Exported DB detector + PaddleOCR's inference pre/post-processing. `detector(bgr) -> Detections`.
 
-    Post-processing settings come from the folder's inference.yml (PaddleOCR's inference defaults
-    thresh 0.3, box_thresh 0.6, unclip_ratio 1.5 without one).
+    Resize, predictor and slicing settings come from `options`; post-processing settings from the folder's
+    inference.yml (PaddleOCR's inference defaults thresh 0.3, box_thresh 0.6, unclip_ratio 1.5 without one).
     """
 
-    def __init__(
-        self,
-        model_dir: str | Path,
-        *,
-        limit_side_len: int = 960,
-        limit_type: str = "max",
-        cpu_threads: int = 2,
-        enable_mkldnn: bool = True,
-        use_gpu: bool = False,
-        slice_long_images: bool = True,
-    ) -> None:
+    def __init__(self, model_dir: str | Path, options: DetectorOptions = DetectorOptions()) -> None:
         folder = Path(model_dir)
-        self.limit_side_len, self.limit_type = limit_side_len, limit_type
-        self.slice_long_images = slice_long_images
-        self.resize = DetResizeForTest(limit_side_len=limit_side_len, limit_type=limit_type)
+        self.options = options
+        self.resize = DetResizeForTest(limit_side_len=options.limit_side_len, limit_type=options.limit_type)
         settings = read_inference_yml(folder)
         self.int8 = (settings.get("Global") or {}).get(PRECISION_KEY) == "int8"
         self.predictor = create_predictor(
-            folder, cpu_threads=cpu_threads, enable_mkldnn=enable_mkldnn, use_gpu=use_gpu, int8=self.int8
+            folder,
+            cpu_threads=options.cpu_threads,
+            enable_mkldnn=options.enable_mkldnn,
+            use_gpu=options.use_gpu,
+            int8=self.int8,
         )
         self.postprocess = postprocess_from_yml(settings)
         self.normalize = normalize_from_yml(settings)
@@ -104,9 +98,10 @@ class TextDetector:
             raise ImageError(f"expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
         out_h, out_w = self.resize.output_size(*image.shape[:2])
         if out_h * out_w > MAX_INPUT_PIXELS:
+            side, limit = self.options.limit_side_len, self.options.limit_type
             raise ImageError(
                 f"image {image.shape[1]}x{image.shape[0]} resizes to {out_w}x{out_h} (limit_side_len "
-                f"{self.limit_side_len}, limit_type {self.limit_type!r}), over {MAX_INPUT_PIXELS} pixels; "
+                f"{side}, limit_type {limit!r}), over {MAX_INPUT_PIXELS} pixels; "
                 "use limit_type 'max' to bound the long side"
             )
         sample = self.normalize(self.resize({"image": image}, None), None)
@@ -132,15 +127,17 @@ class TextDetector:
 
     def __call__(self, image: np.ndarray) -> Detections:
         """Boxes in `image` pixels; a very wide or tall image is detected in overlapping windows (slicing.py)."""
-        height, width = image.shape[:2]
-        if self.slice_long_images and needs_slicing(height, width, self.limit_side_len):
+        if self._sliced(image):
             return detect_sliced(lambda window: self.detect(window)[0], image)
         return self.detect(image)[0]
 
+    def _sliced(self, image: np.ndarray) -> bool:
+        height, width = image.shape[:2]
+        return self.options.slice_long_images and needs_slicing(height, width, self.options.limit_side_len)
+
     def detect_timed(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
         """`self(image)` and its total time in milliseconds (stage times when the image is not sliced)."""
-        height, width = image.shape[:2]
-        if not (self.slice_long_images and needs_slicing(height, width, self.limit_side_len)):
+        if not self._sliced(image):
             return self.detect(image)
         tick = time.perf_counter()
         detections = self(image)
@@ -165,13 +162,7 @@ def infer_images(
     model_dir: str | Path,
     image_path_or_dir: str | Path,
     out_dir: str | Path,
-    *,
-    limit_side_len: int = 960,
-    limit_type: str = "max",
-    cpu_threads: int = 2,
-    enable_mkldnn: bool = True,
-    use_gpu: bool = False,
-    slice_long_images: bool = True,
+    options: DetectorOptions = DetectorOptions(),
 ) -> dict[str, Any]:
     """Detect text in one image or every image of a folder.
 
@@ -179,15 +170,7 @@ def infer_images(
     out_dir/summary.json and out_dir/drawn/<name>. Returns the summary (`failed`: image -> error).
     """
     images = list_images(image_path_or_dir)
-    detector = TextDetector(
-        model_dir,
-        limit_side_len=limit_side_len,
-        limit_type=limit_type,
-        cpu_threads=cpu_threads,
-        enable_mkldnn=enable_mkldnn,
-        use_gpu=use_gpu,
-        slice_long_images=slice_long_images,
-    )
+    detector = TextDetector(model_dir, options)
     out = Path(out_dir)
     (out / DRAWN_DIR).mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}

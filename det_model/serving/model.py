@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 
 from det_model.inference.detector import TextDetector
 from det_model.inference.images import ImageError
+from det_model.inference.options import DetectorOptions
 from det_model.inference.predictor import run_predictor
 from det_model.postprocess import filter_det_boxes
 from det_model.serving.batcher import MicroBatcher
@@ -42,17 +43,6 @@ REJECTED = Counter("det_model_bad_requests_total", "requests the image checks re
 
 
 @dataclass(frozen=True)
-class DetectorSettings:
-    """TextDetector arguments, with `det-model infer`'s defaults."""
-
-    limit_side_len: int = 960
-    limit_type: str = "max"
-    cpu_threads: int = 2
-    enable_mkldnn: bool = True
-    use_gpu: bool = False
-
-
-@dataclass(frozen=True)
 class BatchSettings:
     max_batch_size: int = 4
     max_delay_ms: float = 5.0
@@ -66,7 +56,7 @@ class BatchSettings:
 
 @dataclass(frozen=True)
 class ServeSettings:
-    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    detector: DetectorOptions = field(default_factory=DetectorOptions)  # slice_long_images does not apply
     batching: BatchSettings = field(default_factory=BatchSettings)
     limits: RequestLimits = field(default_factory=RequestLimits)
 
@@ -82,15 +72,7 @@ class TextDetectionModel(Model):
         self.batcher: MicroBatcher | None = None
 
     def load(self) -> bool:
-        d = self.settings.detector
-        self.detector = TextDetector(
-            self.model_dir,
-            limit_side_len=d.limit_side_len,
-            limit_type=d.limit_type,
-            cpu_threads=d.cpu_threads,
-            enable_mkldnn=d.enable_mkldnn,
-            use_gpu=d.use_gpu,
-        )
+        self.detector = TextDetector(self.model_dir, self.settings.detector)
         predictor = self.detector.predictor
         self.batcher = MicroBatcher(
             lambda x: run_predictor(predictor, x),

@@ -192,6 +192,8 @@ class Trainer:
             self.save_dir.mkdir(parents=True, exist_ok=True)
             dump_config(self.cfg, self.save_dir / "config.yml")
             log_handler = _attach_log_file(self.save_dir / "train.log")
+        if self.env.world_size > 1:
+            self._log_share(self.state.epoch + 1)
         total = self.steps_per_epoch * g.epoch_num
         # Without a terminal the `epoch: [e/E], global_step: ...` log lines are the progress lines.
         bar = progress(total=total, initial=self.state.global_step, enabled=self.env.is_main, plain=False,
@@ -216,6 +218,17 @@ class Trainer:
                 "training done: %d epochs, %d steps, best %s", self.state.epoch, self.state.global_step, best
             )
         return TrainResult(self.save_dir, best, self.state.epoch, self.state.global_step)
+
+    def _log_share(self, epoch: int) -> None:
+        """Every rank names its share of the Train set (data parallel: each rank reads other batches)."""
+        share = getattr(self.train_loader, "share", None)
+        if share is None or epoch > self.cfg.Global.epoch_num:
+            return
+        count, first = share(epoch)
+        logger.info(
+            "data parallel: rank %d of %d trains on %d of %d samples an epoch; epoch %d starts with %s",
+            self.env.rank, self.env.world_size, count, len(self.train_loader.dataset), epoch, ", ".join(first)
+        )  # fmt: skip
 
     def _save(self, prefix: str) -> None:
         """A checkpoint that also records the training clock and the log sizes (for an exact resume)."""

@@ -19,14 +19,16 @@ import logging
 import tarfile
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Sequence
 
 import numpy as np
 from paddle import nn
 
 from det_model.config.schema import DetConfig, DistillationModelConfig
 from det_model.data.fetch.archive import safe_extract
-from det_model.data.fetch.transport import fetch_file
+from det_model.data.fetch.errors import FetchError
+from det_model.data.fetch.transport import fetch_file, list_s3_prefix
 from det_model.modeling.build import build_detector
 from det_model.modeling.onnx_import import TRAINING_ONLY_PREFIX, import_onnx
 from det_model.modeling.weights import (
@@ -98,24 +100,77 @@ def fetch_source(uri: str, work: Path) -> Path:
         if path.exists() or Path(f"{path}{PARAMS_SUFFIX}").exists():
             return path
         raise FileNotFoundError(f"pretrained {uri}: no such file, folder or {PARAMS_SUFFIX} prefix")
-    if not parts.path.endswith(REMOTE_SUFFIXES):
-        uri = f"{uri}{PARAMS_SUFFIX}"  # PaddleOCR style: a path prefix without the suffix
-    return fetch_file(uri, work / "download")
+    if parts.path.endswith(REMOTE_SUFFIXES):
+        return fetch_file(uri, work / "download")
+    if parts.scheme == "s3":
+        return fetch_file(s3_weights_object(uri), work / "download")
+    return _fetch_remote_prefix(uri, work)
+
+
+def s3_weights_object(uri: str) -> str:
+    """The object an s3 source without a file suffix names: PaddleOCR's prefix `<key>.pdparams` when that
+    object exists (and the key does not end in `/`), else the file picked in the folder `<key>/` as in a
+    local folder (only that object is downloaded, not the optimizer state beside it)."""
+    base = uri.rstrip("/")
+    names = list_s3_prefix(base)  # one listing: `<key>.pdparams` is ".pdparams", folder files "/<name>"
+    if not uri.endswith("/") and PARAMS_SUFFIX in names:
+        return f"{base}{PARAMS_SUFFIX}"
+    at_bucket_root = not urllib.parse.urlsplit(base).path
+    inside = names if at_bucket_root else [n[1:] for n in names if n.startswith("/")]
+    chosen = pick_weights_file(inside)
+    if chosen is None:
+        raise FileNotFoundError(no_weights_message(f"pretrained {base}/", inside))
+    return f"{base}/{chosen}"
+
+
+def _fetch_remote_prefix(uri: str, work: Path) -> Path:
+    """https: PaddleOCR's suffix-less prefix (`<uri>.pdparams`); a folder cannot be listed over https."""
+    if uri.endswith("/"):
+        raise FileNotFoundError(
+            f"pretrained {uri}: an https folder cannot be listed; give the file in it: "
+            f"{uri}{BEST}{PARAMS_SUFFIX} (or the prefix {uri}{BEST}), the published .tar "
+            f"(e.g. ch_PP-OCRv3_det_distill_train.tar), or an {ONNX_SUFFIX} model"
+        )
+    try:
+        return fetch_file(f"{uri}{PARAMS_SUFFIX}", work / "download")
+    except FetchError as exc:
+        raise FetchError(
+            f"{exc} (pretrained {uri} has no file suffix, so it was read as PaddleOCR's prefix of "
+            f"{uri}{PARAMS_SUFFIX}; for a folder give {uri}/{BEST}{PARAMS_SUFFIX}: an https folder "
+            "cannot be listed)"
+        ) from exc
+
+
+def pick_weights_file(names: Sequence[str]) -> str | None:
+    """Of a folder's files (relative '/'-separated names): best_accuracy.pdparams (the shallowest), else the
+    only .pdparams, else the only .onnx; None when none of these fits."""
+    best = sorted((n for n in names if PurePosixPath(n).name == f"{BEST}{PARAMS_SUFFIX}"),
+                  key=lambda n: (n.count("/"), n))
+    if best:
+        return best[0]
+    for suffix in (PARAMS_SUFFIX, ONNX_SUFFIX):
+        found = [n for n in names if n.endswith(suffix)]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def no_weights_message(where: str, names: Sequence[str], shown: int = 8) -> str:
+    listing = ", ".join(sorted(names)[:shown])
+    listing += f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return (
+        f"{where}: no {BEST}{PARAMS_SUFFIX} and not exactly one {PARAMS_SUFFIX} or {ONNX_SUFFIX} file "
+        f"(found: {listing or 'nothing'})"
+    )
 
 
 def _params_in_folder(folder: Path) -> Path:
-    """best_accuracy.pdparams (the shallowest), else the folder's only .pdparams or .onnx file."""
-    best = sorted(folder.rglob(f"{BEST}{PARAMS_SUFFIX}"), key=lambda p: len(p.parts))
-    if best:
-        return best[0]
-    found = sorted(folder.rglob(f"*{PARAMS_SUFFIX}")) or sorted(folder.rglob(f"*{ONNX_SUFFIX}"))
-    if len(found) == 1:
-        return found[0]
-    listing = ", ".join(str(p.relative_to(folder)) for p in found[:5]) or "none"
-    raise FileNotFoundError(
-        f"pretrained folder {folder}: no {BEST}{PARAMS_SUFFIX} and not exactly one {PARAMS_SUFFIX} or "
-        f"{ONNX_SUFFIX} file (found: {listing})"
-    )
+    """The weights file of a local folder (pick_weights_file)."""
+    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    chosen = pick_weights_file(names)
+    if chosen is None:
+        raise FileNotFoundError(no_weights_message(f"pretrained folder {folder}", names))
+    return folder / chosen
 
 
 def load_source_params(path: Path, work: Path) -> tuple[dict[str, np.ndarray], bool]:

@@ -98,3 +98,23 @@ def test_smoke_run_on_one_image(tmp_path: Path) -> None:
         for figure in result["figures"]:
             assert figure["ours"] > 0 and figure["reference"] > 0, (name, figure)
         assert result["title"] in doc
+
+
+@pytest.mark.parametrize("metrics, verdicts", [
+    ({"hmean": 0.9778, "start_hmean": 0.9710}, [True, True]),
+    ({"hmean": 0.90, "start_hmean": 0.95}, [True, False]),  # above 0.85 but below where it started
+    ({"hmean": 0.80}, [False]),  # students from scratch: no starting weights to compare with
+])
+def test_default_run_quality_goals_read_from_the_evaluate_task(
+    tmp_path: Path, metrics: dict, verdicts: list
+) -> None:
+    from bench.pipeline_run import evaluated, quality_figures
+
+    task = tmp_path / "ppocrv3-det-2026-01-01" / "evaluate"
+    task.mkdir(parents=True)
+    artifact = {"name": "metrics", "metadata": {**metrics, "images": 20}}
+    output = {"artifacts": {"metrics": {"artifacts": [artifact]}}}
+    (task / "executor_output.json").write_text(json.dumps(output))
+    figures = quality_figures(evaluated(tmp_path))
+    assert [f.met for f in figures] == verdicts
+    assert figures[0].ours == metrics["hmean"] and figures[0].reference == 0.85

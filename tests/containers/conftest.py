@@ -7,6 +7,7 @@ Without any engine every test that needs one is skipped with the same single rea
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -65,9 +66,14 @@ def docker_host(engine: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def image(engine: str, docker_host: str) -> str:
-    """The cpu image built from this checkout by `make image`'s script (layers reused when unchanged)."""
-    log = Path(os.environ.get("CONTAINERS_CACHE", REPO)) / "test-image-build.log"
-    built = _script(str(REPO / "docker" / "build-image.sh"), env={"ENGINE": engine, "TARGETS": "cpu"})
+    """The cpu image built from this checkout by `make image`'s script (layers reused when unchanged), under
+    a name of this checkout's own: checkouts building at the same time into one store would otherwise move
+    the shared `ppocrv3-det:cpu` tag to their own sources under each other's tests."""
+    name = f"ppocrv3-det-test-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
+    log = Path(os.environ.get("CONTAINERS_CACHE", REPO)) / f"{name}-build.log"
+    built = _script(
+        str(REPO / "docker" / "build-image.sh"), env={"ENGINE": engine, "TARGETS": "cpu", "IMAGE": name}
+    )
     log.write_text(built.stdout + built.stderr)
     if built.returncode != 0:
         pytest.fail(f"image build failed (log: {log}):\n{(built.stdout + built.stderr)[-3000:]}")

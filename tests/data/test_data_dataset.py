@@ -203,6 +203,19 @@ def test_distributed_sampler_partitions_the_epoch(num: int, world: int, drop_las
     assert all(len(list(s)) == len(s) for s in ranks)
 
 
+def test_each_rank_names_a_different_share_of_the_epoch(synth_dir: Path) -> None:
+    """The `share` a data-parallel rank logs: its sample count and the label lines of its first batch."""
+    label = synth_dir / "label.txt"
+    section = _section(synth_dir, [label], batch=2)
+    loaders = [build_dataloader(section, mode="train", seed=7, world_size=2, rank=r) for r in (0, 1)]
+    (count0, first0), (count1, first1) = (loader.share(3) for loader in loaders)
+    assert count0 == count1 == 5  # 10 images over 2 ranks
+    assert len(first0) == len(first1) == 2 and not set(first0) & set(first1)
+    assert all(where.startswith("label.txt:") for where in first0 + first1)
+    assert loaders[0].share(3)[1] == first0  # the same epoch names the same batch again
+    assert loaders[0].share(4)[1] != first0  # another epoch, another order
+
+
 def test_batch_of_only_skipped_samples_does_not_end_the_epoch(tmp_path: Path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"broken")
     cv2.imwrite(str(tmp_path / "good.png"), np.zeros((20, 20, 3), np.uint8))

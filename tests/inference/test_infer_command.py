@@ -15,6 +15,7 @@ from det_model.cli import main
 from det_model.export import export_model
 from det_model.inference.detector import TextDetector
 from det_model.inference.images import ImageError, read_image
+from det_model.inference.options import DetectorOptions
 
 STUDENT = "ch_PP-OCRv3_det_student.yml"
 
@@ -115,7 +116,7 @@ def test_single_image_succeeds(tmp_path, model_dir):
 
 
 def test_detector_returns_boxes_inside_the_image(model_dir):
-    detector = TextDetector(model_dir, cpu_threads=1)
+    detector = TextDetector(model_dir, DetectorOptions(cpu_threads=1))
     image = _photo(300, 500)
     detections, timing = detector.detect(image)
     assert set(timing) == {"preprocess_ms", "forward_ms", "postprocess_ms", "total_ms"}
@@ -126,7 +127,7 @@ def test_detector_returns_boxes_inside_the_image(model_dir):
 
 
 def test_min_limit_on_a_huge_image_is_refused(model_dir):
-    detector = TextDetector(model_dir, limit_side_len=736, limit_type="min")
+    detector = TextDetector(model_dir, DetectorOptions(limit_side_len=736, limit_type="min"))
     with pytest.raises(ImageError, match="limit_type 'max'"):
         detector.preprocess(np.zeros((300, 10000, 3), np.uint8))  # 736 / 300 upscales to 24544 px wide
 

@@ -11,6 +11,7 @@ import pytest
 from support.infer_fixtures import RELEASED_ONNX, config
 
 from det_model.export import export_model
+from det_model.inference.options import DetectorOptions
 from det_model.modeling.onnx_import import import_onnx
 
 pytestmark = pytest.mark.skipif(not RELEASED_ONNX.is_file(), reason=f"needs the released model {RELEASED_ONNX}")
@@ -68,5 +69,5 @@ def test_panorama_words_are_one_box_each_when_sliced(released_folder: Path) -> N
     assert len(found) <= len(words) + 2
 
     # Resized whole (960x19 -> 960x32) the same words merge (measured: 17 boxes for 38 words, up to 927 px wide).
-    whole = _boxes(TextDetector(released_folder, slice_long_images=False)(image))
+    whole = _boxes(TextDetector(released_folder, DetectorOptions(slice_long_images=False))(image))
     assert max((b[2] - b[0] for b in whole), default=0) > 2 * widest

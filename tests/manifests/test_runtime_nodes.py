@@ -1,26 +1,35 @@
-"""The node command of our ClusterTrainingRuntime, run for real: two nodes on this machine rendezvous.
+"""The node pods of our ClusterTrainingRuntime: rendered as Trainer makes them of a launcher's TrainJob, and
+their command run for real as two nodes on this machine.
 
-The exact shell command of manifests/runtime/paddle-distributed.yaml starts `paddle.distributed.launch` twice
-with the env the runtime gives a node pod (rank from the completion index, the pod's IP, the master host name,
-node count and processes per node from the TrainJob). Node 0 must host the rendezvous on its own address and
-node 1 must reach it by a host name (in the cluster JobSet's pod DNS name; here `localhost`). A collective
-all-reduce over both nodes (gloo, CPU) proves they formed one job.
+support.node_pods renders the runtime (manifests/runtime/paddle-distributed.yaml) with a TrainJob body of
+components/trainjob.py: the exact shell command, with the env a node pod gets (rank from the completion
+index, the pod's IP, the master host name, node count and processes per node from the TrainJob). Run twice
+here, node 0 must host the rendezvous on its own address and node 1 must reach it by a host name (in the
+cluster JobSet's pod DNS name; here `localhost`). A collective all-reduce over both nodes (gloo, CPU) proves
+they formed one job.
+The same pods run as containers on one network, finding each other by the DNS name, in
+tests/containers/test_multinode_containers.py.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import pytest
-import yaml
+from support.node_pods import NodePod, load_runtime, render_node_pods, runtime_node_container
+from support.servers import free_port
 
-RUNTIME = Path(__file__).resolve().parents[2] / "manifests" / "runtime" / "paddle-distributed.yaml"
+from components.distributed import NodeSpec
+from components.trainjob import build_trainjob
+
+JOB, PVC = "ppocrv3-student-0123abcd", "ppocrv3-shared"
 PROGRAM = """
 import json, os, sys
 import paddle
@@ -34,46 +43,61 @@ with open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w") as f:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def trainjob(args: Sequence[str], mount_path: str = "/cache", gpus_per_node: int = 0) -> dict:
+    spec = NodeSpec(image="registry.example.com/ocr/ppocrv3-det:cpu", args=list(args), num_nodes=2,
+                    gpus_per_node=gpus_per_node, shared_pvc=PVC, mount_path=mount_path)
+    return build_trainjob(JOB, "ppocrv3", spec)
 
 
-def node_container() -> dict:
-    runtime = yaml.safe_load(RUNTIME.read_text())
-    (node,) = runtime["spec"]["template"]["spec"]["replicatedJobs"]
-    (container,) = node["template"]["spec"]["template"]["spec"]["containers"]
-    return container
+def test_node_pods_get_what_trainer_and_jobset_give_them() -> None:
+    args = ["det-model", "train", "-c", "/cache/student-k/config.resolved.yml"]
+    pods = render_node_pods(trainjob(args, gpus_per_node=4), load_runtime(), ["10.0.0.5", "10.0.0.6"])
+    assert [p.hostname for p in pods] == [f"{JOB}-node-0-0", f"{JOB}-node-0-1"]
+    for rank, pod in enumerate(pods):
+        assert pod.env["PADDLE_RANK"] == str(rank) and pod.env["POD_IP"] == f"10.0.0.{5 + rank}"
+        assert pod.env["JOBSET_NAME"] == JOB
+        assert pod.env["PADDLE_MASTER_HOST"] == pods[0].dns_name == f"{JOB}-node-0-0.{JOB}"
+        assert (pod.env["PADDLE_NNODES"], pod.env["PADDLE_NPROC_PER_NODE"]) == ("2", "4")  # from the TrainJob
+        assert pod.args == tuple(args) and pod.command[:2] == ("sh", "-c")
+        assert pod.claims == {PVC: "/cache"} and pod.shm_size == "16Gi"
 
 
-def node_env(rank: int, port: int) -> dict[str, str]:
-    static = {e["name"]: e["value"] for e in node_container()["env"] if "value" in e}
+@pytest.mark.parametrize("field", ["spec.nodeName", "metadata.labels['jobset.sigs.k8s.io/job-index']"])
+def test_rendering_refuses_a_runtime_field_it_does_not_give(field: str) -> None:
+    runtime = copy.deepcopy(load_runtime())
+    extra = {"name": "X", "valueFrom": {"fieldRef": {"fieldPath": field}}}
+    runtime_node_container(runtime)["env"].append(extra)
+    with pytest.raises(ValueError, match=re.escape(field)):
+        render_node_pods(trainjob(["true"]), runtime, ["10.0.0.5", "10.0.0.6"])
+
+
+def local_pods(args: Sequence[str]) -> list[NodePod]:
+    """The two node pods, as processes of this machine: both have the IP 127.0.0.1."""
+    return render_node_pods(trainjob(args), load_runtime(), ["127.0.0.1"] * 2)
+
+
+def node_env(pod: NodePod, port: int) -> dict[str, str]:
     return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # `python` = this venv
-        "PADDLE_MASTER_PORT": str(port),
-        "PADDLE_RANK": str(rank),  # fieldRef: the pod's job-completion-index
-        "POD_IP": "127.0.0.1",  # fieldRef: status.podIP
-        "PADDLE_MASTER_HOST": "localhost",  # in the cluster: $(JOBSET_NAME)-node-0-0.$(JOBSET_NAME)
-        "PADDLE_NNODES": "2",  # TrainJob trainer.env, set by components/trainjob.py
-        "PADDLE_NPROC_PER_NODE": "1",
-        "PYTHONUNBUFFERED": static["PYTHONUNBUFFERED"],
+        **pod.env,
+        "PADDLE_MASTER_PORT": str(port),  # a free one: other runs may share this machine
+        "PADDLE_MASTER_HOST": "localhost",  # in the cluster (and the container test): JobSet's pod DNS name
     }
 
 
 def run_two_nodes(tmp_path: Path, *program: str) -> list[str]:
     """Both nodes' output; fails unless both exit 0."""
-    command, port = node_container()["command"], free_port()
+    port = free_port()
     nodes = [
         subprocess.Popen(
-            [*command, "--log_dir", str(tmp_path / f"log{rank}"), *program],
-            env=node_env(rank, port),
+            [*pod.command, "--log_dir", str(tmp_path / f"log{pod.rank}"), *pod.args],
+            env=node_env(pod, port),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for rank in (0, 1)
+        for pod in local_pods(program)
     ]
     outputs = [node.communicate(timeout=300)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs

@@ -264,6 +264,10 @@ def test_secrets_only_as_secret_references(compiled: tuple[dict, dict], tmp_path
     assert not [
         p for p in params if any(w in p.lower() for w in ("secret", "access_key", "password", "token"))
     ]
+    # Every task that reads an s3:// URI gets the credentials: the data, the pretrained weights (training) and
+    # the starting weights evaluate scores next to the trained model.
+    for name in ("fetch-hiertext", "train-dml-teacher", "train-cml-student", "evaluate"):
+        assert platform[f"exec-{name}"]["secretAsEnv"][0]["secretName"] == MINIO_SECRET, name
     for task in TASK_NAMES:  # no credential ever becomes a plain container env var
         env_names = {e["name"] for e in executor(spec, task).get("env", [])}
         assert not env_names & set(MINIO_ENV), task

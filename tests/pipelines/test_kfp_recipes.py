@@ -198,3 +198,15 @@ def test_the_readme_local_commands_name_every_recipe_with_valid_settings() -> No
         check_recipe_argument({**LOCAL_DEFAULTS, **sets})
         named.add(sets["recipe"])
     assert named == set(RECIPES)
+
+
+def test_the_local_teacher_budget_ends_with_an_evaluation() -> None:
+    """run-local's DML stage (recipes full, dml-finetune) must write best_accuracy, which extract-params reads:
+    its overrides (applied after the stage's own, so they win over eval_interval) evaluate within its steps."""
+    cfg = load_config(config_path("ch_PP-OCRv3_det_dml.yml"), LOCAL_DEFAULTS["dml_overrides"])
+    train_images = int(LOCAL_DEFAULTS["data_uri"].removeprefix("synthetic://")) * 8 // 10  # fetch's 80/20 split
+    per_epoch = round(train_images * cfg.Train.dataset.ratio_list[0])
+    steps = LOCAL_DEFAULTS["teacher_epochs"] * -(-per_epoch // LOCAL_DEFAULTS["teacher_batch_size"])
+    start, interval = cfg.Global.eval_batch_step
+    assert 0 < start + interval <= steps and steps % interval == 0  # the last step is evaluated
+    assert LOCAL_DEFAULTS["eval_interval"] > steps  # which the shared eval_interval alone would not do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,23 @@ def test_compare_and_notebooks_on_real_local_runs(
     execute("compare_runs.ipynb", env, monkeypatch)
     nb = execute("inspect_detections.ipynb", env, monkeypatch)
     assert "detections" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
+
+
+@pytest.mark.slow
+def test_the_default_run_gives_a_working_detector_and_says_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run`'s run (LOCAL_DEFAULTS, students from the released ONNX): the exported student scores hmean
+    >= 0.85 on the held-out images and not below its starting weights there; report and model are printed."""
+    if not RELEASED_ONNX.is_file():
+        pytest.skip(f"released ONNX not found at {RELEASED_ONNX}")
+    sets = ["--set", f"student_pretrained_uri={RELEASED_ONNX}"]
+    assert main(["run-local", "--output-root", str(tmp_path), *sets]) == 0
+    out = capsys.readouterr().out
+    printed = re.search(r"^hmean: +([0-9.]+) \(starting weights\) -> ([0-9.]+)", out, re.M)
+    start, trained = map(float, printed.groups())
+    assert trained >= 0.85 and trained >= start, out
+    report = Path(re.search(r"^report: +(\S+)", out, re.M)[1])
+    exported = Path(re.search(r"^exported model: +(\S+)", out, re.M)[1])
+    assert "<th>starting weights</th><th>trained</th>" in report.read_text()
+    assert (exported / "inference.pdmodel").is_file() and (exported / "inference.pdiparams").is_file()

@@ -10,73 +10,43 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
 from PIL import Image
-from support.serving import (
-    MODEL_NAME,
-    SAMPLE_IMAGES,
-    b64,
-    export_released_student,
-    needs_released,
-    start_server,
-    stop_server,
-)
+from support.serve_fixtures import SERVE_IMAGES as IMAGES
+from support.serve_http import MODEL_NAME, assert_same_boxes, b64, v1_body
+from support.serving import SAMPLE_IMAGES, needs_released, start_server, stop_server
 
 pytestmark = needs_released
-IMAGES = sorted(SAMPLE_IMAGES.glob("*.jpg"))[:4] if SAMPLE_IMAGES.is_dir() else []
 MAX_IMAGES, MAX_IMAGE_MB = 4, 2  # small limits so the limit cases stay small
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_released_student(tmp_path_factory.mktemp("served_model"))
-
-
-@pytest.fixture(scope="module")
-def offline(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """`det-model infer`'s records (results.jsonl) for IMAGES, keyed by file name."""
-    from det_model.cli import main
-
-    folder = tmp_path_factory.mktemp("infer_images")
-    for path in IMAGES:
-        (folder / path.name).symlink_to(path.resolve())
-    out = tmp_path_factory.mktemp("infer_out")
-    assert main(["infer", "--model-dir", str(model_dir), "--image", str(folder), "--out", str(out)]) == 0
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    return {Path(r["image"]).name: r for r in records}
-
-
-@pytest.fixture(scope="module")
-def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("serve_log") / "serve.log"
     extra = ["--image-root", str(SAMPLE_IMAGES), "--max-batch-size", "4", "--max-delay-ms", "20"]
     extra += ["--max-images", str(MAX_IMAGES), "--max-image-mb", str(MAX_IMAGE_MB)]
-    server = start_server(model_dir, log, *extra)
+    server = start_server(served_model, log, *extra)
     yield server
     assert stop_server(server) == 0, log.read_text()[-3000:]
 
 
 def _same_as_offline(record: dict, expected: dict) -> None:
-    assert record["boxes"] == expected["boxes"]
-    np.testing.assert_allclose(record["scores"], expected["scores"], atol=1e-5)
-    assert (record["height"], record["width"]) == (expected["height"], expected["width"])
+    assert_same_boxes(record, expected)
     assert (record["input_height"], record["input_width"]) == (544, 960)  # 1280x720 at 960 / max
 
 
-def test_v1_batch_of_images_gives_det_model_infer_boxes(server, offline) -> None:
-    body = {"instances": [{"b64": b64(p.read_bytes())} for p in IMAGES]}
-    response = requests.post(server.v1(), json=body, timeout=120)
+def test_v1_batch_of_images_gives_det_model_infer_boxes(server, infer_records) -> None:
+    response = requests.post(server.v1(), json=v1_body(*(p.read_bytes() for p in IMAGES)), timeout=120)
     assert response.status_code == 200, response.text
     predictions = response.json()["predictions"]
     assert len(predictions) == len(IMAGES)
     assert sum(len(p["boxes"]) for p in predictions) > 0  # real text, real boxes
     for path, record in zip(IMAGES, predictions):
-        _same_as_offline(record, offline[path.name])
+        _same_as_offline(record, infer_records[path.name])
 
 
-def test_v2_with_kserve_client_gives_det_model_infer_boxes(server, offline) -> None:
+def test_v2_with_kserve_client_gives_det_model_infer_boxes(server, infer_records) -> None:
     from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
     data = [b64(p.read_bytes()) for p in IMAGES[:2]]
@@ -97,37 +67,35 @@ def test_v2_with_kserve_client_gives_det_model_infer_boxes(server, offline) -> N
     (output,) = response.outputs
     assert (output.name, output.datatype, output.shape) == ("detections", "BYTES", [2])
     for path, text in zip(IMAGES, output.data):
-        _same_as_offline(json.loads(text), offline[path.name])
+        _same_as_offline(json.loads(text), infer_records[path.name])
 
 
-def test_file_uri_under_image_root_is_read(server, offline) -> None:
+def test_file_uri_under_image_root_is_read(server, infer_records) -> None:
     path = IMAGES[0]
     body = {"instances": [{"uri": path.resolve().as_uri()}, {"uri": path.name}]}
     response = requests.post(server.v1(), json=body, timeout=120)
     assert response.status_code == 200, response.text
     for record in response.json()["predictions"]:
-        _same_as_offline(record, offline[path.name])
+        _same_as_offline(record, infer_records[path.name])
 
 
 def _metric(text: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
-def test_concurrent_requests_are_batched_and_keep_their_own_boxes(server, offline) -> None:
+def test_concurrent_requests_are_batched_and_keep_their_own_boxes(server, infer_records) -> None:
     before = requests.get(f"{server.url}/metrics", timeout=10).text
     order = [IMAGES[i % len(IMAGES)] for i in range(12)]
 
     def one(path: Path) -> dict:
-        response = requests.post(
-            server.v1(), json={"instances": [{"b64": b64(path.read_bytes())}]}, timeout=120
-        )
+        response = requests.post(server.v1(), json=v1_body(path.read_bytes()), timeout=120)
         assert response.status_code == 200, response.text
         return response.json()["predictions"][0]
 
     with ThreadPoolExecutor(12) as pool:
         records = list(pool.map(one, order))
     for path, record in zip(order, records):
-        _same_as_offline(record, offline[path.name])
+        _same_as_offline(record, infer_records[path.name])
     after = requests.get(f"{server.url}/metrics", timeout=10).text
     passes = _metric(after, "det_model_batch_size_count") - _metric(before, "det_model_batch_size_count")
     inputs = _metric(after, "det_model_batch_size_sum") - _metric(before, "det_model_batch_size_sum")
@@ -160,7 +128,7 @@ def test_v2_model_metadata_names_the_tensors(server) -> None:
 
 
 def test_prometheus_metrics(server) -> None:
-    requests.post(server.v1(), json={"instances": [{"b64": b64(IMAGES[0].read_bytes())}]}, timeout=120)
+    requests.post(server.v1(), json=v1_body(IMAGES[0].read_bytes()), timeout=120)
     text = requests.get(f"{server.url}/metrics", timeout=10).text
     assert f'request_predict_seconds_count{{model_name="{MODEL_NAME}"}}' in text
     assert _metric(text, "det_model_images_total") >= 1
@@ -255,9 +223,7 @@ def test_bad_request_gets_4xx_with_a_message(server, case, route, kwargs, status
     assert server.alive()
 
 
-def test_server_still_answers_after_the_bad_requests(server, offline) -> None:
-    response = requests.post(
-        server.v1(), json={"instances": [{"b64": b64(IMAGES[1].read_bytes())}]}, timeout=120
-    )
+def test_server_still_answers_after_the_bad_requests(server, infer_records) -> None:
+    response = requests.post(server.v1(), json=v1_body(IMAGES[1].read_bytes()), timeout=120)
     assert response.status_code == 200
-    _same_as_offline(response.json()["predictions"][0], offline[IMAGES[1].name])
+    _same_as_offline(response.json()["predictions"][0], infer_records[IMAGES[1].name])

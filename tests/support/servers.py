@@ -1,7 +1,9 @@
-"""Fixture plugin: an S3-protocol server (moto) and a flaky HTTP server on loopback (fetch and component tests)."""
+"""Fixture plugin: an S3-protocol server (moto), a flaky HTTP server and a static file server on loopback
+(fetch, pretrained and component tests)."""
 
 from __future__ import annotations
 
+import functools
 import http.server
 import socket
 import subprocess
@@ -101,3 +103,22 @@ def flaky_server() -> Iterator[type[FlakyServer]]:
     yield start  # type: ignore[misc]
     for server in started:
         server.close()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(folder, base URL): a plain HTTP server on loopback serving the folder's files (404 when absent)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(_QuietFiles, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()

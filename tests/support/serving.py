@@ -3,13 +3,11 @@ real in a subprocess on 127.0.0.1 (a free port), stopped with SIGTERM at the end
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +15,10 @@ import pytest
 import requests
 
 from support.paths import RELEASED_ONNX, REPO, SAMPLE_DIR
+from support.serve_http import NotReady, v1_url, v2_url, wait_ready
 
 SAMPLE_IMAGES = SAMPLE_DIR / "images"
 STUDENT = "ch_PP-OCRv3_det_student.yml"
-MODEL_NAME = "ppocrv3-det"
 
 needs_released = pytest.mark.skipif(
     not (RELEASED_ONNX.is_file() and SAMPLE_IMAGES.is_dir()),
@@ -60,10 +58,10 @@ class Server:
     log: Path
 
     def v1(self) -> str:
-        return f"{self.url}/v1/models/{MODEL_NAME}:predict"
+        return v1_url(self.url)
 
     def v2(self) -> str:
-        return f"{self.url}/v2/models/{MODEL_NAME}/infer"
+        return v2_url(self.url)
 
     def alive(self) -> bool:
         return self.process.poll() is None and requests.get(f"{self.url}/v2/health/ready", timeout=10).ok
@@ -76,20 +74,13 @@ def start_server(model_dir: Path, log: Path, *extra: str, timeout_s: float = 180
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=dict(os.environ))
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"det-model serve exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            if requests.get(f"{server.url}/v2/health/ready", timeout=2).ok:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    stop_server(server)
-    raise RuntimeError(f"det-model serve was not ready after {timeout_s}s:\n{log.read_text()[-3000:]}")
+    try:
+        wait_ready(server.url, lambda: None if process.poll() is None else f"exited with {process.returncode}",
+                   timeout_s)
+    except NotReady as exc:
+        stop_server(server)  # nothing to stop when it exited
+        raise RuntimeError(f"det-model serve {exc}:\n{log.read_text()[-3000:]}") from None
+    return server
 
 
 def stop_server(server: Server) -> int:
@@ -99,7 +90,3 @@ def stop_server(server: Server) -> int:
     except subprocess.TimeoutExpired:
         server.process.kill()
         return server.process.wait()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

@@ -1,17 +1,21 @@
-"""Pretrained inputs: file, prefix, folder, tar and ONNX sources; the part of a distillation file each sub-model
-gets; and refusals (with key counts) when nothing fits."""
+"""Pretrained inputs: file, prefix, folder, tar and ONNX sources (local, over S3 from a loopback S3-protocol
+server (moto), over HTTP from a loopback file server); the part of a distillation file each sub-model gets;
+and refusals (with key counts, or with what a folder holds) when nothing fits."""
 
 from __future__ import annotations
 
+import io
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import paddle
 import pytest
+from minio import Minio
 from support.paths import RELEASED_ONNX
 
 from det_model.config import config_path, load_config
+from det_model.data.fetch.errors import FetchError
 from det_model.modeling.backbones.mobilenet_v3 import MobileNetV3
 from det_model.modeling.detector import DBDetector
 from det_model.modeling.heads.db_head import DBHead
@@ -21,6 +25,7 @@ from det_model.modeling.weights import load_params_file, save_params
 from det_model.training.pretrained import (
     PretrainedMismatchError,
     candidate_parts,
+    pick_weights_file,
     resolve_for_config,
 )
 
@@ -155,3 +160,88 @@ def test_the_released_onnx_fits_the_student_and_not_a_teacher(tmp_path: Path) ->
     assert fit.fits and fit.matched == 288 and fit.allowed_missing == ("head.thresh.",)
     with pytest.raises(PretrainedMismatchError, match="sub-model 'Teacher'"):
         resolve_for_config(cml_like_config(tmp_path), {"Teacher": str(RELEASED_ONNX)}, tmp_path / "t")
+
+
+# ------------------------------------------------------------------------------- remote folders and prefixes
+
+PUBLISHED = "models/ch_PP-OCRv3_det_distill_train"  # PaddleOCR's tar, extracted and uploaded as it is
+
+
+def upload(endpoint: str, bucket: str, files: dict[str, bytes]) -> None:
+    client = Minio(endpoint, access_key="a", secret_key="b", secure=False, region="us-east-1")
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    for key, data in files.items():
+        client.put_object(bucket, key, io.BytesIO(data), len(data))
+
+
+def published_files(tmp_path: Path, parts) -> dict[str, bytes]:
+    """The files of the extracted published tar: weights, optimizer state, training state, log."""
+    weights = save_params(prefixed(parts), tmp_path / "blob" / "best_accuracy").read_bytes()
+    return {"best_accuracy.pdparams": weights, "best_accuracy.pdopt": b"optimizer",
+            "best_accuracy.states": b"s", "train.log": b"log"}
+
+
+@pytest.mark.parametrize("uri", [f"s3://weights/{PUBLISHED}/", f"s3://weights/{PUBLISHED}",
+                                 f"s3://weights/{PUBLISHED}/best_accuracy"])
+def test_an_s3_folder_or_prefix_works_like_a_local_one(s3_env: str, tmp_path: Path, parts, uri: str) -> None:
+    """A folder prefix (with or without its `/`) picks best_accuracy.pdparams and downloads only that
+    object; PaddleOCR's suffix-less prefix names the .pdparams itself. A longer-named sibling stays out."""
+    upload(s3_env, "weights", {f"{PUBLISHED}/{n}": b for n, b in published_files(tmp_path, parts).items()})
+    upload(s3_env, "weights", {f"{PUBLISHED}_v2/best_accuracy.pdparams": b"not these"})
+    resolved = resolve_for_config(load_config(STUDENT_CONFIG), {"Student": uri}, tmp_path / "work")
+    assert resolved["Student"].fit.part == "Student"
+    assert load_params_file(resolved["Student"].path_prefix).keys() == parts["Student"].keys()
+    work = tmp_path / "work"
+    downloaded = sorted(p.name for p in work.rglob("*") if p.is_file() and "download" in p.parts)
+    assert downloaded == ["best_accuracy.pdparams"]
+
+
+@pytest.mark.parametrize("held, found", [
+    ({"best_accuracy.pdopt": b"o", "train.log": b"l"}, "found: best_accuracy.pdopt, train.log"),
+    ({"a.pdparams": b"a", "b.pdparams": b"b"}, "found: a.pdparams, b.pdparams"),
+    ({}, "found: nothing"),
+])
+def test_an_s3_folder_without_fitting_weights_lists_what_it_holds(
+    s3_env: str, tmp_path: Path, held: dict[str, bytes], found: str
+) -> None:
+    folder = f"incomplete-{len(held)}"
+    upload(s3_env, "weights", {f"{folder}/{n}": b for n, b in held.items()})
+    with pytest.raises(FileNotFoundError) as err:
+        resolve_for_config(load_config(STUDENT_CONFIG), {"Student": f"s3://weights/{folder}/"}, tmp_path)
+    assert f"pretrained s3://weights/{folder}/: no best_accuracy.pdparams" in str(err.value)
+    assert found in str(err.value)
+
+
+def test_https_sources_a_file_a_prefix_and_a_folder(file_server, tmp_path: Path, parts) -> None:
+    """Files and PaddleOCR prefixes are fetched; a folder cannot be listed over http(s): the error says what
+    to give instead, before any request for `folder/`, and after the 404 of a suffix-less folder name."""
+    root, base = file_server
+    for name, data in published_files(tmp_path, parts).items():
+        (root / PUBLISHED).mkdir(parents=True, exist_ok=True)
+        (root / PUBLISHED / name).write_bytes(data)
+    cfg = load_config(STUDENT_CONFIG)
+    file_and_prefix = (f"{base}/{PUBLISHED}/best_accuracy.pdparams", f"{base}/{PUBLISHED}/best_accuracy")
+    for i, uri in enumerate(file_and_prefix):
+        assert resolve_for_config(cfg, {"Student": uri}, tmp_path / f"ok{i}")["Student"].fit.part == "Student"
+    with pytest.raises(FileNotFoundError, match="an https folder cannot be listed; give the file in it: "
+                       f"{base}/{PUBLISHED}/best_accuracy.pdparams"):
+        resolve_for_config(cfg, {"Student": f"{base}/{PUBLISHED}/"}, tmp_path / "folder")
+    bare = f"{base}/{PUBLISHED}"
+    with pytest.raises(FetchError, match=f"HTTP 404.*read as PaddleOCR's prefix of {bare}.pdparams"
+                       f".*give {bare}/best_accuracy.pdparams"):
+        resolve_for_config(cfg, {"Student": f"{base}/{PUBLISHED}"}, tmp_path / "bare")
+
+
+@pytest.mark.parametrize("names, chosen", [
+    (["best_accuracy.pdparams", "latest.pdparams", "best_accuracy.pdopt"], "best_accuracy.pdparams"),
+    (["deep/er/best_accuracy.pdparams", "deep/best_accuracy.pdparams"], "deep/best_accuracy.pdparams"),
+    (["student.pdparams", "train.log"], "student.pdparams"),
+    (["a.pdparams", "b.pdparams"], None),
+    (["a.pdparams", "ch_PP-OCRv3_det_infer.onnx"], "a.pdparams"),
+    (["ch_PP-OCRv3_det_infer.onnx"], "ch_PP-OCRv3_det_infer.onnx"),
+    (["best_accuracy.pdopt", "best_accuracy.states"], None),
+    ([], None),
+])
+def test_the_weights_file_of_a_folder(names: list[str], chosen: str | None) -> None:
+    assert pick_weights_file(names) == chosen

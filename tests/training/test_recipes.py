@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -82,6 +83,9 @@ def test_two_process_data_parallel_writes_one_set_of_checkpoints(tiny_data, tmp_
     assert states["global_step"] == 1
     assert sorted(p.name for p in (tmp_path / "dp").glob("latest.*")) == ["latest.pdopt", "latest.pdparams", "latest.states"]
     assert "world size 2, rank 0" in logs and "world size 2, rank 1" in logs
+    share = r"rank (\d) of 2 trains on 2 of 4 samples an epoch; epoch 1 starts with (.+)"
+    shares = dict(re.findall(share, logs))
+    assert sorted(shares) == ["0", "1"] and shares["0"] != shares["1"]  # each rank its own batch
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_latest(tiny_data, tmp_path: Path, monkeypatch) -> None:

@@ -143,38 +143,48 @@ def minio_client_from_env():  # -> minio.Minio (imported lazily: only S3 sources
     )
 
 
-def _s3_download(bucket: str, key: str, work: Path, retries: int, backoff_s: float) -> Path:
-    """Download one object, or every object under a prefix (key ending in '/'), into `work`."""
+def _s3_guarded(uri: str, action: Callable[[], T]) -> Callable[[], T]:
+    """`action` with S3 errors turned into FetchError (TransientFetchError for the retryable ones)."""
     from minio.error import S3Error, ServerError
     from urllib3.exceptions import HTTPError as Urllib3Error
 
+    def run() -> T:
+        try:
+            return action()
+        except S3Error as exc:
+            if exc.code in TRANSIENT_S3_CODES:
+                raise TransientFetchError(f"{exc.code}: {exc.message}") from exc
+            raise FetchError(f"{uri}: {exc.code}: {exc.message}") from exc
+        except (ServerError, Urllib3Error, ConnectionError, TimeoutError) as exc:
+            raise TransientFetchError(str(exc)) from exc
+
+    return run
+
+
+def list_s3_prefix(uri: str, retries: int = 3, backoff_s: float = 1.0) -> list[str]:
+    """Names (relative to the prefix) of every object under `s3://bucket/prefix`, recursively, sorted."""
+    parts = urllib.parse.urlsplit(uri)
+    bucket, prefix = parts.netloc, parts.path.lstrip("/")
+    client = minio_client_from_env()
+    listing = _s3_guarded(uri, lambda: list(client.list_objects(bucket, prefix=prefix, recursive=True)))
+    objects = _retry(listing, uri, retries, backoff_s)
+    return sorted(obj.object_name[len(prefix) :] for obj in objects)
+
+
+def _s3_download(bucket: str, key: str, work: Path, retries: int, backoff_s: float) -> Path:
+    """Download one object, or every object under a prefix (key ending in '/'), into `work`."""
     client = minio_client_from_env()
     uri = f"s3://{bucket}/{key}"
-
-    def guarded(action: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            try:
-                return action()
-            except S3Error as exc:
-                if exc.code in TRANSIENT_S3_CODES:
-                    raise TransientFetchError(f"{exc.code}: {exc.message}") from exc
-                raise FetchError(f"{uri}: {exc.code}: {exc.message}") from exc
-            except (ServerError, Urllib3Error, ConnectionError, TimeoutError) as exc:
-                raise TransientFetchError(str(exc)) from exc
-
-        return run
-
     if key and not key.endswith("/"):
         out = work / Path(key).name
-        _retry(guarded(lambda: client.fget_object(bucket, key, str(out))), uri, retries, backoff_s)
+        _retry(_s3_guarded(uri, lambda: client.fget_object(bucket, key, str(out))), uri, retries, backoff_s)
         return out
     root = work / "prefix"
-    listing = guarded(lambda: list(client.list_objects(bucket, prefix=key, recursive=True)))
-    objects = _retry(listing, uri, retries, backoff_s)
-    if not objects:
+    names = list_s3_prefix(uri, retries, backoff_s)
+    if not names:
         raise FetchError(f"{uri}: no objects under this prefix")
-    for obj in objects:
-        target = path_inside(root, obj.object_name[len(key) :], f"{uri} object {obj.object_name!r}")
-        download = guarded(lambda o=obj, t=target: client.fget_object(bucket, o.object_name, str(t)))
+    for name in names:
+        target = path_inside(root, name, f"{uri} object {key + name!r}")
+        download = _s3_guarded(uri, lambda n=key + name, t=target: client.fget_object(bucket, n, str(t)))
         _retry(download, uri, retries, backoff_s)
     return root
