@@ -182,8 +182,14 @@ def box_agreement(fp32_folder: Path, int8_folder: Path, images: list[Path]) -> t
     return float(result["hmean"]), reference_boxes
 
 
+class Int8AgreementError(ValueError):
+    """The int8 boxes stray too far from the fp32 boxes: an expected failure (few or unlike calibration
+    images), reported by the CLI as one line."""
+
+
 def export_int8(cfg: DetConfig, fp32_folder: Path, count: int) -> Path:
-    """`<fp32_folder>/int8/`: quantized, checked against the fp32 boxes (RuntimeError below BOX_AGREEMENT_MIN)."""
+    """`<fp32_folder>/int8/`: quantized, checked against the fp32 boxes (Int8AgreementError below
+    BOX_AGREEMENT_MIN)."""
     images = calibration_images(cfg, count)
     out = fp32_folder / INT8_DIR
     if out.exists():
@@ -191,7 +197,7 @@ def export_int8(cfg: DetConfig, fp32_folder: Path, count: int) -> Path:
     post_training_quantize(fp32_folder, calibration_inputs(fp32_folder, images), out)
     agreement, boxes = box_agreement(fp32_folder, out, images)
     if agreement < BOX_AGREEMENT_MIN:
-        raise RuntimeError(
+        raise Int8AgreementError(
             f"{out}: int8 boxes agree with the fp32 boxes at F = {agreement:.3f} < {BOX_AGREEMENT_MIN} "
             f"on {len(images)} calibration images ({boxes} fp32 boxes); with few boxes, calibrate on more images "
             f"(Global.export_int8_calibration_images)"

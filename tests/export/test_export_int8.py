@@ -14,6 +14,7 @@ from det_model.export import export_model
 from det_model.inference.detector import TextDetector
 from det_model.inference.images import read_image
 from det_model.modeling.onnx_import import import_onnx
+from det_model import quantize
 from det_model.quantize import (
     BOX_AGREEMENT_MIN,
     SKIP_QUANT_ATTR,
@@ -126,6 +127,17 @@ def test_int8_detector_finds_the_fp32_boxes(int8_export, synth):
     assert len(detector(read_image(images[0])).boxes) > 0
     agreement, boxes = box_agreement(int8_export["model"], int8_export["model_int8"], images)
     assert boxes > 0 and agreement >= BOX_AGREEMENT_MIN
+
+
+def test_int8_export_below_the_agreement_bound_fails_with_the_figures(synth, tmp_path, monkeypatch):
+    monkeypatch.setattr(quantize, "calibration_inputs", lambda folder, images: [])
+    monkeypatch.setattr(quantize, "post_training_quantize", lambda folder, inputs, out: out.mkdir())
+    monkeypatch.setattr(quantize, "box_agreement", lambda fp32, int8, images: (0.15, 12))
+    cfg = _train(synth, "Global.export_int8_calibration_images=2")
+    figures = r"F = 0\.150 < 0\.8 on 2 calibration images \(12 fp32 boxes\)"
+    with pytest.raises(quantize.Int8AgreementError, match=figures):
+        quantize.export_int8(cfg, tmp_path, 2)
+    assert issubclass(quantize.Int8AgreementError, ValueError)  # the CLI reports it in one line
 
 
 def test_box_agreement_rejects_another_model(int8_export, synth, tmp_path):
